@@ -1,0 +1,1 @@
+"""The `aurigraph` command line. `main.py` wires the subcommands; one module per command group."""

@@ -1,0 +1,62 @@
+"""Blocks: `aurigraph.v1.Block` <-> `aurigraph.ledger.Block`."""
+
+from __future__ import annotations
+
+from aurigraph.codec.transactions import parse_canonical, signed_from_proto, signed_to_proto
+from aurigraph.crypto import Scheme, UnknownSchemeError
+from aurigraph.ledger import Block, BlockHeader, BlockSignature, InvalidBlock, TxRejected
+from aurigraph.v1 import block_pb2, common_pb2
+
+
+def header_to_proto(h: BlockHeader) -> block_pb2.BlockHeader:
+    return block_pb2.BlockHeader(
+        chain_id=h.chain_id, shard_id=h.shard_id, height=h.height, prev_hash=h.prev_hash, tx_root=h.tx_root,
+        state_digest=h.state_digest, proposer=h.proposer, timestamp_ms=h.timestamp_ms, tx_count=h.tx_count,
+    )
+
+
+def header_from_proto(m: block_pb2.BlockHeader) -> BlockHeader:
+    return BlockHeader(
+        chain_id=m.chain_id, shard_id=m.shard_id, height=m.height, prev_hash=m.prev_hash, tx_root=m.tx_root,
+        state_digest=m.state_digest, proposer=m.proposer, timestamp_ms=m.timestamp_ms, tx_count=m.tx_count,
+    )
+
+
+def block_to_proto(b: Block) -> block_pb2.Block:
+    return block_pb2.Block(
+        header=header_to_proto(b.header),
+        transactions=[signed_to_proto(tx) for tx in b.transactions],
+        signatures=[
+            block_pb2.BlockSignature(
+                signer=s.signer,
+                signature=common_pb2.Signature(scheme=int(s.scheme), public_key=s.public_key, signature=s.signature),
+            )
+            for s in b.signatures
+        ],
+    )
+
+
+def block_from_proto(m: block_pb2.Block) -> Block:
+    """Raises `InvalidBlock` if a transaction or signature in the block does not decode."""
+    try:
+        txs = tuple(signed_from_proto(t) for t in m.transactions)
+        sigs = tuple(
+            BlockSignature(s.signer, Scheme.parse(s.signature.scheme), s.signature.public_key, s.signature.signature)
+            for s in m.signatures
+        )
+    except (TxRejected, UnknownSchemeError) as e:
+        raise InvalidBlock(f"block {m.header.height}: {e}") from None
+    return Block(header_from_proto(m.header), txs, sigs)
+
+
+def encode_block(b: Block) -> bytes:
+    return block_to_proto(b).SerializeToString(deterministic=True)
+
+
+def decode_block(data: bytes) -> Block:
+    m = block_pb2.Block()
+    try:
+        parse_canonical(m, data, "block")
+    except TxRejected as e:
+        raise InvalidBlock(str(e)) from None
+    return block_from_proto(m)
