@@ -27,6 +27,9 @@ def parse_canonical(message: Message, data: bytes, what: str) -> None:
         message.ParseFromString(data)
     except (DecodeError, RuntimeError, ValueError) as e:  # upb raises DecodeError; be defensive
         raise TxRejected(Rejection.MALFORMED, f"{what} is not valid protobuf: {e}") from None
+    # Re-serialization keeps unknown fields, so drop them first: then any difference means the
+    # input had unknown, repeated or reordered fields.
+    message.DiscardUnknownFields()
     if message.SerializeToString(deterministic=True) != data:
         raise TxRejected(
             Rejection.MALFORMED, f"{what} is not canonically encoded (unknown, repeated or out-of-order fields)"
@@ -112,11 +115,12 @@ def sign_transaction(body: TxBody, keypair: KeyPair) -> SignedTx:
 # --- envelope ---------------------------------------------------------------------------------
 
 def signed_from_proto(m: transaction_pb2.SignedTransaction) -> SignedTx:
+    body = decode_body(m.body)  # first: an empty or garbled envelope is malformed, whatever its scheme
     try:
         scheme = Scheme.parse(m.scheme)
     except UnknownSchemeError as e:
         raise TxRejected(Rejection.UNKNOWN_SCHEME, str(e)) from None
-    return SignedTx(m.body, decode_body(m.body), scheme, m.public_key, m.signature)
+    return SignedTx(m.body, body, scheme, m.public_key, m.signature)
 
 
 def signed_to_proto(tx: SignedTx) -> transaction_pb2.SignedTransaction:
