@@ -1,0 +1,51 @@
+"""Fixtures shared by all test tiers: real keys for every scheme and a small funded chain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from aurigraph.codec import sign_transaction
+from aurigraph.crypto import KeyPair, Scheme, generate_keypair
+from aurigraph.ledger import ChainParams, Genesis, SignedTx, Transfer, TxBody, Validator, genesis_block
+
+CHAIN_ID = "aurigraph-test"
+NOW_MS = 1_795_600_000_000
+
+
+@pytest.fixture(scope="session")
+def keypairs() -> dict[Scheme, KeyPair]:
+    return {scheme: generate_keypair(scheme) for scheme in Scheme}
+
+
+@dataclass
+class Chain:
+    """A genesis with one hybrid-keyed validator and funded Ed25519 accounts."""
+
+    genesis: Genesis
+    node: KeyPair
+    accounts: list[KeyPair]
+
+    @property
+    def parent(self):
+        return genesis_block(self.genesis).header
+
+    def tx(self, sender: KeyPair, nonce: int, *, to: bytes | None = None, amount: int = 10, fee: int = 1,
+           chain_id: str = CHAIN_ID, timestamp_ms: int = NOW_MS) -> SignedTx:
+        body = TxBody(chain_id, sender.address, nonce, fee, timestamp_ms, Transfer(to or self.accounts[-1].address, amount))
+        return sign_transaction(body, sender)
+
+
+@pytest.fixture(scope="session")
+def chain() -> Chain:
+    node = generate_keypair(Scheme.HYBRID)
+    accounts = [generate_keypair() for _ in range(4)]
+    genesis = Genesis(
+        chain_id=CHAIN_ID,
+        timestamp_ms=NOW_MS - 1000,
+        balances=tuple((a.address, 1_000_000) for a in accounts),
+        validators=(Validator(1, node.scheme, node.public_key, 10, "node-1"),),
+        params=ChainParams(min_fee=1),
+    )
+    return Chain(genesis, node, accounts)
