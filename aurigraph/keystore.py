@@ -75,9 +75,7 @@ def _read(path: Path) -> dict:
     return document
 
 
-def load_public(path: Path) -> tuple[Scheme, bytes, bytes]:
-    """(scheme, public key, address) without the passphrase; checks the address matches the key."""
-    document = _read(path)
+def _public_part(path: Path, document: dict) -> tuple[Scheme, bytes, bytes]:
     try:
         scheme = Scheme.parse(document["scheme"])
         public_key = bytes.fromhex(document["public_key"])
@@ -90,11 +88,17 @@ def load_public(path: Path) -> tuple[Scheme, bytes, bytes]:
     return scheme, public_key, address
 
 
+def load_public(path: Path) -> tuple[Scheme, bytes, bytes]:
+    """(scheme, public key, address) without the passphrase; checks the address matches the key."""
+    return _public_part(path, _read(path))
+
+
 def load_keypair(path: Path, passphrase: str) -> KeyPair:
     """Decrypt the key file; `DecryptionError` on a wrong passphrase, `KeyFileError` on a bad file."""
-    scheme, public_key, _ = load_public(path)
+    document = _read(path)
+    scheme, public_key, _ = _public_part(path, document)
     try:
-        blob = bytes.fromhex(_read(path)["secret_key"])
+        blob = bytes.fromhex(document["secret_key"])
     except (KeyError, TypeError, ValueError) as e:
         raise KeyFileError(f"{path}: secret key is not hex ({e})") from None
     secret_key = decrypt_with_passphrase(blob, passphrase)
