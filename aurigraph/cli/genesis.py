@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from aurigraph.cli.common import CliError, emit
-from aurigraph.codec.genesis import genesis_to_json
+from aurigraph.codec.genesis import genesis_from_json, genesis_to_json
 from aurigraph.crypto import address_from_text, address_to_text
 from aurigraph.keystore import load_public
 from aurigraph.ledger import ChainParams, Genesis, Validator, block_hash, genesis_block
@@ -28,6 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     new.add_argument("--force", action="store_true", help="overwrite an existing file")
     new.add_argument("--json", action="store_true")
     new.set_defaults(func=cmd_new)
+
+    show = g_sub.add_parser("show", help="validate a genesis file and print its hash, validators and supply")
+    show.add_argument("path", type=Path)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_show)
 
 
 def _validator(index: int, spec: str) -> Validator:
@@ -60,11 +65,23 @@ def cmd_new(args: argparse.Namespace) -> int:
         validators=tuple(_validator(i, v) for i, v in enumerate(args.validator)),
         params=ChainParams(min_fee=args.min_fee, max_block_txs=args.max_block_txs),
     )
-    text = genesis_to_json(genesis)
-    args.out.write_text(text)
-    genesis_hash = block_hash(genesis_block(genesis).header).hex()
-    emit(args, {"path": str(args.out), "chain_id": genesis.chain_id, "genesis_hash": genesis_hash,
-                "validators": [address_to_text(v.address) for v in genesis.validators]},
-         f"wrote {args.out}\nchain id      {genesis.chain_id}\nvalidators    {len(genesis.validators)}\n"
-         f"genesis hash  {genesis_hash}")
+    args.out.write_text(genesis_to_json(genesis))
+    _describe(args, genesis, f"wrote {args.out}")
     return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    _describe(args, genesis_from_json(args.path.read_text()), str(args.path))
+    return 0
+
+
+def _describe(args: argparse.Namespace, genesis: Genesis, heading: str) -> None:
+    genesis_hash = block_hash(genesis_block(genesis).header).hex()
+    supply = sum(amount for _, amount in genesis.balances)
+    validators = [{"id": v.id, "name": v.name, "scheme": v.scheme.label, "stake": v.stake,
+                   "address": address_to_text(v.address)} for v in genesis.validators]
+    lines = [heading, f"chain id      {genesis.chain_id}", f"genesis hash  {genesis_hash}",
+             f"supply        {supply} in {len(genesis.balances)} accounts", "validators"]
+    lines += [f"  {v['id']:>3}  {v['name']:<10} {v['scheme']:<10} stake {v['stake']:<8} {v['address']}" for v in validators]
+    emit(args, {"chain_id": genesis.chain_id, "genesis_hash": genesis_hash, "supply": supply,
+                "validators": validators}, "\n".join(lines))

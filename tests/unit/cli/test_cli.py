@@ -132,7 +132,17 @@ def test_genesis_new(tmp_path, capsys):
     genesis = genesis_from_json(out_path.read_text())
     assert [v.stake for v in genesis.validators] == [10, 1] and [v.id for v in genesis.validators] == [1, 2]
     assert genesis.balances == ((address_from_text(alice_address), 1_000_000),)
-    assert len(json.loads(out)["genesis_hash"]) == 128
+    created = json.loads(out)
+    assert len(created["genesis_hash"]) == 128
+    code, out, _ = run(capsys, "genesis", "show", out_path, "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["genesis_hash"] == created["genesis_hash"] and shown["supply"] == 1_000_000
+    assert [v["stake"] for v in shown["validators"]] == [10, 1]
+    code, out, _ = run(capsys, "genesis", "show", out_path)
+    assert code == 0 and created["genesis_hash"] in out
+    (tmp_path / "bad.json").write_text('{"chain_id": "x"}')
+    code, _, err = run(capsys, "genesis", "show", tmp_path / "bad.json")
+    assert code == 1 and "at least one validator" in err
     code, _, err = run(capsys, "genesis", "new", "--chain-id", "devnet", "--validator", v1, "--out", out_path)
     assert code == 2 and "already exists" in err
     code, _, err = run(capsys, "genesis", "new", "--chain-id", "x", "--out", tmp_path / "g2.json")
