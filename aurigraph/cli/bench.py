@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b_sub = b.add_subparsers(dest="bench_command", required=True)
     c = b_sub.add_parser("crypto", help="sign/verify rates per scheme; verify_batch vs the bare library loop")
     c.add_argument("--batch", type=int, default=10_000, help="Ed25519 batch size (ML-DSA/hybrid use batch/5)")
-    c.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best of each side counts")
+    c.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median of per-round ratios)")
     c.add_argument("--out-dir", type=Path, default=DEFAULT_RESULTS_DIR)
     c.add_argument("--json", action="store_true", help="print the JSON result instead of a table")
     c.set_defaults(func=cmd_crypto)
