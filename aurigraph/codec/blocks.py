@@ -60,3 +60,16 @@ def decode_block(data: bytes) -> Block:
     except TxRejected as e:
         raise InvalidBlock(str(e)) from None
     return block_from_proto(m)
+
+
+def encode_header(h: BlockHeader) -> bytes:
+    return header_to_proto(h).SerializeToString(deterministic=True)
+
+
+def decode_header(data: bytes) -> BlockHeader:
+    m = block_pb2.BlockHeader()
+    try:
+        parse_canonical(m, data, "block header")
+    except TxRejected as e:
+        raise InvalidBlock(str(e)) from None
+    return header_from_proto(m)

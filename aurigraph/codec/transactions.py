@@ -11,6 +11,7 @@ from aurigraph.ledger import (
     MAX_TX_BYTES,
     DataWrite,
     Receipt,
+    ReceiptStatus,
     Rejection,
     SignedTx,
     Transfer,
@@ -160,6 +161,13 @@ def signed_from_json(text: str) -> SignedTx:
 
 def reject_reason_to_proto(reason: Rejection | None) -> int:
     return common_pb2.REJECT_REASON_UNSPECIFIED if reason is None else int(reason)
+
+
+def receipt_from_proto(m: transaction_pb2.Receipt) -> Receipt:
+    return Receipt(
+        tx_id=m.tx_id, status=ReceiptStatus(m.status), reason=Rejection(m.reason) if m.reason else None,
+        height=m.height, index=m.index, fee_paid=m.fee_paid,
+    )
 
 
 def receipt_to_proto(r: Receipt) -> transaction_pb2.Receipt:

@@ -1,0 +1,54 @@
+"""Opening RocksDB databases and writing to them durably.
+
+Every write that backs an acknowledgement goes through `write_durably`: one atomic `WriteBatch`
+with `sync=True`, so it is on disk (fsync'd WAL) when the call returns. Keys and values are raw bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from rocksdict import Options, Rdict, WriteBatch, WriteOptions
+
+
+def open_db(path: Path) -> Rdict:
+    """Open (creating if needed) a raw-bytes RocksDB at `path`."""
+    Path(path).mkdir(parents=True, exist_ok=True)
+    options = Options(raw_mode=True)
+    options.create_if_missing(True)
+    return Rdict(str(path), options)
+
+
+def new_batch() -> WriteBatch:
+    return WriteBatch(raw_mode=True)
+
+
+_SYNC = WriteOptions()
+_SYNC.sync = True
+
+
+def write_durably(db: Rdict, batch: WriteBatch) -> None:
+    """Apply `batch` atomically and fsync before returning."""
+    db.write(batch, _SYNC)
+
+
+def scan_prefix(db: Rdict, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """Items whose key starts with `prefix`, in key order."""
+    it = db.iter()
+    it.seek(prefix)
+    while it.valid():
+        key = it.key()
+        if not key.startswith(prefix):
+            return
+        yield key, it.value()
+        it.next()
+
+
+def last_with_prefix(db: Rdict, prefix: bytes) -> tuple[bytes, bytes] | None:
+    """The item with the greatest key starting with `prefix`, if any."""
+    it = db.iter()
+    it.seek_for_prev(prefix + b"\xff" * 16)
+    if it.valid() and it.key().startswith(prefix):
+        return it.key(), it.value()
+    return None

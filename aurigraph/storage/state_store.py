@@ -1,0 +1,79 @@
+"""Ledger state in RocksDB: a `StateReader` that whole blocks are committed into, atomically.
+
+Layout (one RocksDB, one per replica):
+    b"A" + address                 -> u64 balance + u64 nonce
+    b"D" + address + UTF-8 key     -> 64-byte value digest
+    b"M" + b"head"                 -> `aurigraph.v1.BlockHeader` of the last applied block
+    b"M" + b"genesis"              -> hash of the genesis block this state started from
+
+`commit_block` writes a block's state delta and the new head in one fsync'd batch, so after a
+crash the state is exactly that after some block, never in between. Opening a store with a
+different genesis than it was initialized with raises `GenesisMismatch`.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from aurigraph.codec import decode_header, encode_header
+from aurigraph.ledger import Account, BlockHeader, Genesis, StateDelta, block_hash, genesis_block
+from aurigraph.ledger.state import EMPTY_ACCOUNT
+from aurigraph.storage.rocks import new_batch, write_durably
+
+_ACCOUNT = b"A"
+_DATA = b"D"
+_HEAD = b"Mhead"
+_GENESIS = b"Mgenesis"
+_BALANCE_NONCE = struct.Struct(">QQ")
+
+
+class GenesisMismatch(RuntimeError):
+    """The data directory belongs to another chain."""
+
+
+class RocksState:
+    def __init__(self, db) -> None:
+        self._db = db
+
+    @classmethod
+    def open(cls, db, genesis: Genesis) -> RocksState:
+        """Open the state of `genesis`'s chain, initializing an empty database at height 0."""
+        state = cls(db)
+        genesis_hash = block_hash(genesis_block(genesis).header)
+        stored = db.get(_GENESIS)
+        if stored is None:
+            batch = new_batch()
+            for address, amount in genesis.balances:
+                if amount:
+                    batch.put(_ACCOUNT + address, _BALANCE_NONCE.pack(amount, 0))
+            batch.put(_HEAD, encode_header(genesis_block(genesis).header))
+            batch.put(_GENESIS, genesis_hash)
+            write_durably(db, batch)
+        elif stored != genesis_hash:
+            raise GenesisMismatch("this data directory holds another chain (genesis hash differs)")
+        return state
+
+    def account(self, address: bytes) -> Account:
+        raw = self._db.get(_ACCOUNT + address)
+        return EMPTY_ACCOUNT if raw is None else Account(*_BALANCE_NONCE.unpack(raw))
+
+    def data_digest(self, address: bytes, key: str) -> bytes | None:
+        return self._db.get(_DATA + address + key.encode())
+
+    @property
+    def head(self) -> BlockHeader:
+        """Header of the last applied block (the genesis block before any other)."""
+        return decode_header(self._db.get(_HEAD))
+
+    def commit_block(self, header: BlockHeader, delta: StateDelta) -> None:
+        """Durably apply `delta` as the result of the block with `header`, which must extend the head."""
+        head = self.head
+        if header.height != head.height + 1 or header.prev_hash != block_hash(head):
+            raise ValueError(f"block {header.height} does not extend the applied head {head.height}")
+        batch = new_batch()
+        for address, account in delta.accounts.items():
+            batch.put(_ACCOUNT + address, _BALANCE_NONCE.pack(account.balance, account.nonce))
+        for (address, key), value_digest in delta.data.items():
+            batch.put(_DATA + address + key.encode(), value_digest)
+        batch.put(_HEAD, encode_header(header))
+        write_durably(self._db, batch)
