@@ -33,10 +33,10 @@ def write_durably(db: Rdict, batch: WriteBatch) -> None:
     db.write(batch, _SYNC)
 
 
-def scan_prefix(db: Rdict, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-    """Items whose key starts with `prefix`, in key order."""
+def scan_prefix(db: Rdict, prefix: bytes, start: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+    """Items whose key starts with `prefix`, in key order, from `start` (a key with that prefix) on."""
     it = db.iter()
-    it.seek(prefix)
+    it.seek(start or prefix)
     while it.valid():
         key = it.key()
         if not key.startswith(prefix):
