@@ -48,20 +48,29 @@ class BlockArchive:
         self._db = db
 
     def put(self, block: Block, receipts: Sequence[Receipt]) -> None:
+        """Archive durably; a no-op if this exact block is already archived."""
+        batch = new_batch()
+        if self.stage(batch, block, receipts):
+            write_durably(self._db, batch)
+
+    def stage(self, batch, block: Block, receipts: Sequence[Receipt]) -> bool:
+        """Add the block's writes to `batch` (for a caller that commits more in the same batch).
+
+        Returns False if this exact block is already archived; raises `ConflictingBlock` if another is.
+        """
         height = block.header.height
         existing = self._db.get(_BLOCK + _U64.pack(height))
         if existing is not None:
             if block_pb2.BlockRecord.FromString(existing).hash != block.hash:
                 raise ConflictingBlock(f"height {height} is archived with a different block hash")
-            return
+            return False
         record = block_pb2.BlockRecord(
             block=block_to_proto(block), hash=block.hash, receipts=[receipt_to_proto(r) for r in receipts]
         )
-        batch = new_batch()
         batch.put(_BLOCK + _U64.pack(height), record.SerializeToString(deterministic=True))
         for index, tx in enumerate(block.transactions):
             batch.put(_TX + tx.tx_id, _LOCATION.pack(height, index))
-        write_durably(self._db, batch)
+        return True
 
     def _record(self, height: int) -> block_pb2.BlockRecord | None:
         raw = self._db.get(_BLOCK + _U64.pack(height))

@@ -137,26 +137,35 @@ class RocksRaftStorage:
     # --- writes (each durable before returning) -----------------------------------------------
 
     def set_hard_state(self, hard_state: HardState) -> None:
-        batch = new_batch()
-        batch.put(_HARD, _THREE_U64.pack(hard_state.term, hard_state.vote, hard_state.commit))
-        write_durably(self._db, batch)
+        self.persist((), hard_state)
 
     def append(self, entries: list[Entry] | tuple[Entry, ...]) -> None:
         """Append `entries`, first deleting any stored suffix they overwrite (one atomic batch)."""
+        self.persist(entries, None)
+
+    def persist(self, entries: list[Entry] | tuple[Entry, ...], hard_state: HardState | None) -> None:
+        """A `Ready`'s entries and hard state in one atomic, fsync'd batch: one fsync per Ready."""
+        batch = new_batch()
+        last = self._stage_append(batch, entries)
+        if hard_state is not None:
+            batch.put(_HARD, _THREE_U64.pack(hard_state.term, hard_state.vote, hard_state.commit))
+        if not batch.is_empty():
+            write_durably(self._db, batch)
+        self._last = last
+
+    def _stage_append(self, batch, entries) -> int:
         if not entries or entries[-1].index < self.first_index():
-            return
+            return self._last
         if entries[0].index < self.first_index():
             entries = entries[self.first_index() - entries[0].index:]
         start = entries[0].index
         if start > self._last + 1:
             raise Unavailable(f"gap: appending at {start}, last index {self._last}")
-        batch = new_batch()
         if start <= self._last:
             batch.delete_range(_key(start), _key(self._last + 1))
         for e in entries:
             batch.put(_key(e.index), _encode_entry(e))
-        write_durably(self._db, batch)
-        self._last = entries[-1].index
+        return entries[-1].index
 
     def apply_snapshot(self, snapshot: Snapshot) -> None:
         """Replace everything with a received snapshot (the log restarts after its index)."""

@@ -67,13 +67,17 @@ class RocksState:
 
     def commit_block(self, header: BlockHeader, delta: StateDelta) -> None:
         """Durably apply `delta` as the result of the block with `header`, which must extend the head."""
+        batch = new_batch()
+        self.stage(batch, header, delta)
+        write_durably(self._db, batch)
+
+    def stage(self, batch, header: BlockHeader, delta: StateDelta) -> None:
+        """Add the block's state writes and the new head to `batch` (committed by the caller)."""
         head = self.head
         if header.height != head.height + 1 or header.prev_hash != block_hash(head):
             raise ValueError(f"block {header.height} does not extend the applied head {head.height}")
-        batch = new_batch()
         for address, account in delta.accounts.items():
             batch.put(_ACCOUNT + address, _BALANCE_NONCE.pack(account.balance, account.nonce))
         for (address, key), value_digest in delta.data.items():
             batch.put(_DATA + address + key.encode(), value_digest)
         batch.put(_HEAD, encode_header(header))
-        write_durably(self._db, batch)

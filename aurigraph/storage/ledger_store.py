@@ -1,0 +1,46 @@
+"""A replica's ledger on one RocksDB: the state and its own copy of every applied block.
+
+`apply` commits a block's state delta, the block with its receipts, and the new head in a single
+fsync'd batch: after a crash the replica has applied exactly some prefix of the chain, and its
+blocks and state always agree. (`StorageShard` archives are separate and catch up from here.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aurigraph.ledger import Account, Block, BlockHeader, Genesis, Receipt, StateDelta
+from aurigraph.storage.archive import ArchivedBlock, ArchivedTx, BlockArchive
+from aurigraph.storage.rocks import new_batch, write_durably
+from aurigraph.storage.state_store import RocksState
+
+
+class LedgerStore:
+    """A `StateReader` (for building and replaying blocks) plus the applied blocks."""
+
+    def __init__(self, db, genesis: Genesis) -> None:
+        self._db = db
+        self.state = RocksState.open(db, genesis)
+        self.blocks = BlockArchive(db)
+
+    def account(self, address: bytes) -> Account:
+        return self.state.account(address)
+
+    def data_digest(self, address: bytes, key: str) -> bytes | None:
+        return self.state.data_digest(address, key)
+
+    @property
+    def head(self) -> BlockHeader:
+        return self.state.head
+
+    def apply(self, block: Block, receipts: Sequence[Receipt], delta: StateDelta) -> None:
+        batch = new_batch()
+        self.state.stage(batch, block.header, delta)
+        self.blocks.stage(batch, block, receipts)
+        write_durably(self._db, batch)
+
+    def block(self, height: int) -> ArchivedBlock | None:
+        return self.blocks.block(height)
+
+    def transaction(self, tx_id: bytes) -> ArchivedTx | None:
+        return self.blocks.transaction(tx_id)
