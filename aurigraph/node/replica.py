@@ -1,0 +1,271 @@
+"""`ReplicaDriver`: one ledger replica — a HyperRAFT++ `RawNode`, its durable log, its ledger, and
+(on the leader) block building from the pending pool — with no Ray in it.
+
+The owner (the ConsensusReplica actor, or a test) calls, from one thread:
+    submit(txs)            leader only: queue validated transactions (NotLeader elsewhere)
+    receive(messages)      messages from peers
+    tick()                 every tick of the owner's clock
+    run()                  do all pending work; returns `Output` (messages to send, tx outcomes)
+
+`run()` follows the Ready contract: (1) persist the log and hard state (one fsync), (2) hand the
+messages out, (3) apply committed entries — verify the block, replay it, and commit state + block in
+one fsync'd batch — and (4) advance. A transaction's COMMITTED outcome is emitted only from step 3:
+its block was committed by a quorum that had each fsync'd it, and is now durably applied here.
+
+Block building (leader): one block in flight at a time, built on the applied state once the whole
+log is applied — so the parent is always the applied head, even right after a leader change. A
+block takes up to `max_batch_txs` pending transactions, when that many are waiting or the oldest
+has waited `batch_wait_ms`. Candidates are ordered by (sender, nonce); a nonce gap may be filled by
+a later arrival, so such a transaction stays pending for `gap_retention_ms` before it is rejected.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from aurigraph.codec import decode_block, encode_block
+from aurigraph.consensus import (
+    Config,
+    EntryType,
+    Message,
+    NotLeader,
+    RawNode,
+    Ready,
+    StateRole,
+    decode_conf_change,
+)
+from aurigraph.crypto import KeyPair
+from aurigraph.ledger import Genesis, Receipt, Rejection, SignedTx, build_block, replay_block, verify_block
+from aurigraph.storage.ledger_store import LedgerStore
+from aurigraph.storage.raft_log import RocksRaftStorage
+
+
+class TxStatus(enum.IntEnum):
+    """Numbers match `aurigraph.v1.TransactionStatus`."""
+
+    PENDING = 1
+    COMMITTED = 2
+    REJECTED = 3
+    DROPPED = 4
+
+
+@dataclass(frozen=True)
+class TxOutcome:
+    """What became of a transaction. COMMITTED carries the receipt; REJECTED the reason."""
+
+    tx_id: bytes
+    status: TxStatus
+    receipt: Receipt | None = None
+    reason: Rejection | None = None
+    detail: str = ""
+    retry_after_ms: int = 0
+
+
+@dataclass
+class Output:
+    messages: list[Message] = field(default_factory=list)
+    outcomes: list[TxOutcome] = field(default_factory=list)
+    leader_changed: bool = False
+
+
+@dataclass(frozen=True)
+class DriverSettings:
+    max_pending_txs: int = 200_000  # back-pressure: a full pool answers "retry after"
+    retry_after_ms: int = 200
+    gap_retention_ms: int = 10_000
+
+
+class StorageMismatch(RuntimeError):
+    """The replica's key or data does not belong to this chain or this validator id."""
+
+
+@dataclass
+class _InFlight:
+    index: int
+    block_hash: bytes
+    tx_ids: tuple[bytes, ...]
+
+
+class ReplicaDriver:
+    def __init__(
+        self,
+        node_id: int,
+        node_key: KeyPair,
+        genesis: Genesis,
+        raft_log: RocksRaftStorage,
+        ledger: LedgerStore,
+        config: Config,
+        rng: random.Random,
+        now_ms: Callable[[], int],
+        settings: DriverSettings = DriverSettings(),
+    ) -> None:
+        me = next((v for v in genesis.validators if v.id == node_id), None)
+        if me is None or me.address != node_key.address:
+            raise StorageMismatch(f"node key {node_key.address.hex()[:12]}… is not validator {node_id} of this genesis")
+        self.node_id = node_id
+        self.node_key = node_key
+        self.genesis = genesis
+        self.raft_log = raft_log
+        self.ledger = ledger
+        self.node = RawNode(config, raft_log, rng)
+        self.now_ms = now_ms
+        self.settings = settings
+        self._validators = genesis.validator_keys
+        self._pending: dict[bytes, SignedTx] = {}
+        self._gap_since_ms: dict[bytes, int] = {}
+        self._oldest_pending_ms: int | None = None
+        self._in_flight: _InFlight | None = None
+        self._index_of_height: dict[int, int] = {}
+        self._role = StateRole.FOLLOWER
+
+    # --- inputs ---------------------------------------------------------------------------------
+
+    @property
+    def is_leader(self) -> bool:
+        return self.node.soft_state().role is StateRole.LEADER
+
+    def submit(self, txs: Iterable[SignedTx]) -> list[TxOutcome]:
+        """Queue validated transactions on the leader; idempotent by transaction id."""
+        if not self.is_leader:
+            raise NotLeader(self.node_id, self.node.leader_id)
+        in_flight = set(self._in_flight.tx_ids) if self._in_flight else set()
+        results = []
+        for tx in txs:
+            tx_id = tx.tx_id
+            if tx_id in self._pending or tx_id in in_flight:
+                results.append(TxOutcome(tx_id, TxStatus.PENDING))
+                continue
+            archived = self.ledger.transaction(tx_id)
+            if archived is not None:
+                results.append(TxOutcome(tx_id, TxStatus.COMMITTED, archived.receipt))
+                continue
+            if len(self._pending) >= self.settings.max_pending_txs:
+                results.append(TxOutcome(tx_id, TxStatus.PENDING, detail="pipeline full",
+                                         retry_after_ms=self.settings.retry_after_ms))
+                continue
+            self._pending[tx_id] = tx
+            if self._oldest_pending_ms is None:
+                self._oldest_pending_ms = self.now_ms()
+            results.append(TxOutcome(tx_id, TxStatus.PENDING))
+        return results
+
+    def receive(self, messages: Iterable[Message]) -> None:
+        for m in messages:
+            self.node.step(m)
+
+    def tick(self) -> None:
+        self.node.tick()
+
+    # --- the work loop --------------------------------------------------------------------------
+
+    def run(self) -> Output:
+        out = Output()
+        self._maybe_propose(out)
+        while self.node.has_ready():
+            rd = self.node.ready()
+            self._persist(rd)
+            out.messages.extend(rd.messages)
+            self._apply(rd, out)
+            self.node.advance(rd)
+            self._after_role_change(out)
+            self._maybe_propose(out)
+        return out
+
+    def _persist(self, rd: Ready) -> None:
+        if rd.snapshot is not None and not rd.snapshot.is_empty and rd.snapshot.data:
+            # Logs are never compacted yet, so a leader never sends an application snapshot.
+            raise NotImplementedError("installing an application snapshot is not supported yet")
+        if rd.snapshot is not None and not rd.snapshot.is_empty:
+            self.raft_log.apply_snapshot(rd.snapshot)
+        self.raft_log.persist(rd.entries, rd.hard_state)
+
+    def _apply(self, rd: Ready, out: Output) -> None:
+        for entry in rd.committed_entries:
+            if entry.type is EntryType.CONF_CHANGE:
+                self.node.apply_conf_change(decode_conf_change(entry.data))
+            elif entry.data:
+                self._apply_block(entry.index, entry.data, out)
+            if self._in_flight is not None and entry.index >= self._in_flight.index:
+                self._drop_in_flight(out)  # its index was taken by another entry
+
+    def _apply_block(self, index: int, data: bytes, out: Output) -> None:
+        block = decode_block(data)
+        head = self.ledger.head
+        if block.header.height <= head.height:
+            return  # applied before a restart: the ledger is ahead of the log's applied index
+        verify_block(block, head, self._validators)
+        result = replay_block(block, self.ledger, prev_state_digest=head.state_digest, min_fee=self.genesis.params.min_fee)
+        self.ledger.apply(block, result.receipts, result.delta)
+        self._index_of_height[block.header.height] = index
+        if self._in_flight is not None and self._in_flight.block_hash == block.hash:
+            self._in_flight = None
+        out.outcomes.extend(TxOutcome(r.tx_id, TxStatus.COMMITTED, r) for r in result.receipts)
+
+    def _drop_in_flight(self, out: Output) -> None:
+        out.outcomes.extend(TxOutcome(t, TxStatus.DROPPED, detail="leader changed before commit")
+                            for t in self._in_flight.tx_ids)
+        self._in_flight = None
+
+    def _after_role_change(self, out: Output) -> None:
+        role = self.node.soft_state().role
+        if role is self._role:
+            return
+        out.leader_changed = True
+        if self._role is StateRole.LEADER and self._pending:
+            out.outcomes.extend(TxOutcome(t, TxStatus.DROPPED, detail="replica stopped being the leader")
+                                for t in self._pending)
+            self._pending.clear()
+            self._gap_since_ms.clear()
+            self._oldest_pending_ms = None
+        self._role = role
+
+    # --- block building (leader) ----------------------------------------------------------------
+
+    def _maybe_propose(self, out: Output) -> None:
+        if not self._pending or self._in_flight is not None or not self.is_leader:
+            return
+        status = self.node.status()
+        if not status.applied_index == status.commit_index == self.node.raft.log.last_index():
+            return  # build only on a fully applied log, so the parent is the applied head
+        knobs = status.knobs
+        now = self.now_ms()
+        if len(self._pending) < knobs.max_batch_txs and now - self._oldest_pending_ms < knobs.batch_wait_ms:
+            return
+        candidates = sorted(self._pending.values(), key=lambda t: (t.body.sender, t.body.nonce))
+        built = build_block(self.ledger.head, self.ledger, candidates, proposer=self.node_key, timestamp_ms=now,
+                            min_fee=self.genesis.params.min_fee, max_txs=knobs.max_batch_txs)
+        for tx, reason in built.rejected:
+            if reason is Rejection.NONCE_GAP and now - self._gap_since_ms.setdefault(tx.tx_id, now) < self.settings.gap_retention_ms:
+                continue  # an earlier nonce may still arrive
+            del self._pending[tx.tx_id]
+            self._gap_since_ms.pop(tx.tx_id, None)
+            out.outcomes.append(TxOutcome(tx.tx_id, TxStatus.REJECTED, reason=reason, detail=reason.label))
+        included = tuple(tx.tx_id for tx in built.block.transactions)
+        for tx_id in included:
+            del self._pending[tx_id]
+            self._gap_since_ms.pop(tx_id, None)
+        self._oldest_pending_ms = now if self._pending else None
+        if included:
+            index = self.node.propose(encode_block(built.block))
+            self._in_flight = _InFlight(index, built.block.hash, included)
+
+    # --- queries --------------------------------------------------------------------------------
+
+    def confidence(self, height: int) -> float:
+        """Share of voters known (by the leader) to have stored the block at `height`; 0 if unknown."""
+        index = self._index_of_height.get(height)
+        return 0.0 if index is None or not self.is_leader else self.node.finality_confidence(index)
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+
+def messages_by_peer(messages: Sequence[Message]) -> dict[int, list[Message]]:
+    grouped: dict[int, list[Message]] = {}
+    for m in messages:
+        grouped.setdefault(m.to, []).append(m)
+    return grouped
