@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from aurigraph.v1 import common_pb2 as aurigraph_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61urigraph/v1/transaction.proto\x12\x0c\x61urigraph.v1\x1a\x19\x61urigraph/v1/common.proto\"\xc2\x01\n\x0fTransactionBody\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x0e\n\x06sender\x18\x02 \x01(\x0c\x12\r\n\x05nonce\x18\x03 \x01(\x04\x12\x0b\n\x03\x66\x65\x65\x18\x04 \x01(\x04\x12\x14\n\x0ctimestamp_ms\x18\x05 \x01(\x04\x12*\n\x08transfer\x18\n \x01(\x0b\x32\x16.aurigraph.v1.TransferH\x00\x12\'\n\x04\x64\x61ta\x18\x0b \x01(\x0b\x32\x17.aurigraph.v1.DataWriteH\x00\x42\x06\n\x04kind\"-\n\x08Transfer\x12\x11\n\trecipient\x18\x01 \x01(\x0c\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x04\"a\n\tDataWrite\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0f\n\x05plain\x18\x02 \x01(\x0cH\x00\x12-\n\x06sealed\x18\x03 \x01(\x0b\x32\x1b.aurigraph.v1.SealedPayloadH\x00\x42\x07\n\x05value\"e\n\rSealedPayload\x12\r\n\x05nonce\x18\x01 \x01(\x0c\x12\x12\n\nciphertext\x18\x02 \x01(\x0c\x12\x31\n\nrecipients\x18\x03 \x03(\x0b\x32\x1d.aurigraph.v1.SealedRecipient\"b\n\x0fSealedRecipient\x12\x0e\n\x06key_id\x18\x01 \x01(\x0c\x12\x16\n\x0ekem_ciphertext\x18\x02 \x01(\x0c\x12\x12\n\nwrap_nonce\x18\x03 \x01(\x0c\x12\x13\n\x0bwrapped_key\x18\x04 \x01(\x0c\"w\n\x11SignedTransaction\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12-\n\x06scheme\x18\x02 \x01(\x0e\x32\x1d.aurigraph.v1.SignatureScheme\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"\xa6\x01\n\x07Receipt\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x1f.aurigraph.v1.TransactionStatus\x12*\n\x06reason\x18\x03 \x01(\x0e\x32\x1a.aurigraph.v1.RejectReason\x12\x0e\n\x06height\x18\x04 \x01(\x04\x12\r\n\x05index\x18\x05 \x01(\r\x12\x10\n\x08\x66\x65\x65_paid\x18\x06 \x01(\x04\"q\n\rSubmitRequest\x12\x34\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1f.aurigraph.v1.SignedTransaction\x12\x16\n\x0ewait_committed\x18\x02 \x01(\x08\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\"\xcc\x01\n\x0eSubmitResponse\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x1f.aurigraph.v1.TransactionStatus\x12*\n\x06reason\x18\x03 \x01(\x0e\x32\x1a.aurigraph.v1.RejectReason\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12&\n\x07receipt\x18\x05 \x01(\x0b\x32\x15.aurigraph.v1.Receipt\x12\x16\n\x0eretry_after_ms\x18\x06 \x01(\r\"K\n\x12\x42\x61tchSubmitRequest\x12\x35\n\x0ctransactions\x18\x01 \x03(\x0b\x32\x1f.aurigraph.v1.SignedTransaction\"D\n\x13\x42\x61tchSubmitResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.aurigraph.v1.SubmitResponse\"A\n\x19StreamTransactionsRequest\x12\x13\n\x0b\x66rom_height\x18\x01 \x01(\x04\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0c\"t\n\x14\x43ommittedTransaction\x12\x34\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1f.aurigraph.v1.SignedTransaction\x12&\n\x07receipt\x18\x02 \x01(\x0b\x32\x15.aurigraph.v1.Receipt\"&\n\x15GetTransactionRequest\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\"\x81\x02\n\x11TransactionRecord\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x1f.aurigraph.v1.TransactionStatus\x12*\n\x06reason\x18\x03 \x01(\x0e\x32\x1a.aurigraph.v1.RejectReason\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x34\n\x0btransaction\x18\x05 \x01(\x0b\x32\x1f.aurigraph.v1.SignedTransaction\x12&\n\x07receipt\x18\x06 \x01(\x0b\x32\x15.aurigraph.v1.Receipt\x12\x12\n\nconfidence\x18\x07 \x01(\x01*\xb6\x01\n\x11TransactionStatus\x12\x1e\n\x1aTRANSACTION_STATUS_UNKNOWN\x10\x00\x12\x1e\n\x1aTRANSACTION_STATUS_PENDING\x10\x01\x12 \n\x1cTRANSACTION_STATUS_COMMITTED\x10\x02\x12\x1f\n\x1bTRANSACTION_STATUS_REJECTED\x10\x03\x12\x1e\n\x1aTRANSACTION_STATUS_DROPPED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61urigraph/v1/transaction.proto\x12\x0c\x61urigraph.v1\x1a\x19\x61urigraph/v1/common.proto\"\xc2\x01\n\x0fTransactionBody\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x0e\n\x06sender\x18\x02 \x01(\x0c\x12\r\n\x05nonce\x18\x03 \x01(\x04\x12\x0b\n\x03\x66\x65\x65\x18\x04 \x01(\x04\x12\x14\n\x0ctimestamp_ms\x18\x05 \x01(\x04\x12*\n\x08transfer\x18\n \x01(\x0b\x32\x16.aurigraph.v1.TransferH\x00\x12\'\n\x04\x64\x61ta\x18\x0b \x01(\x0b\x32\x17.aurigraph.v1.DataWriteH\x00\x42\x06\n\x04kind\"-\n\x08Transfer\x12\x11\n\trecipient\x18\x01 \x01(\x0c\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x04\"a\n\tDataWrite\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0f\n\x05plain\x18\x02 \x01(\x0cH\x00\x12-\n\x06sealed\x18\x03 \x01(\x0b\x32\x1b.aurigraph.v1.SealedPayloadH\x00\x42\x07\n\x05value\"e\n\rSealedPayload\x12\r\n\x05nonce\x18\x01 \x01(\x0c\x12\x12\n\nciphertext\x18\x02 \x01(\x0c\x12\x31\n\nrecipients\x18\x03 \x03(\x0b\x32\x1d.aurigraph.v1.SealedRecipient\"b\n\x0fSealedRecipient\x12\x0e\n\x06key_id\x18\x01 \x01(\x0c\x12\x16\n\x0ekem_ciphertext\x18\x02 \x01(\x0c\x12\x12\n\nwrap_nonce\x18\x03 \x01(\x0c\x12\x13\n\x0bwrapped_key\x18\x04 \x01(\x0c\"w\n\x11SignedTransaction\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12-\n\x06scheme\x18\x02 \x01(\x0e\x32\x1d.aurigraph.v1.SignatureScheme\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"\xa6\x01\n\x07Receipt\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x1f.aurigraph.v1.TransactionStatus\x12*\n\x06reason\x18\x03 \x01(\x0e\x32\x1a.aurigraph.v1.RejectReason\x12\x0e\n\x06height\x18\x04 \x01(\x04\x12\r\n\x05index\x18\x05 \x01(\r\x12\x10\n\x08\x66\x65\x65_paid\x18\x06 \x01(\x04\"q\n\rSubmitRequest\x12\x34\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1f.aurigraph.v1.SignedTransaction\x12\x16\n\x0ewait_committed\x18\x02 \x01(\x08\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\"\xcc\x01\n\x0eSubmitResponse\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x1f.aurigraph.v1.TransactionStatus\x12*\n\x06reason\x18\x03 \x01(\x0e\x32\x1a.aurigraph.v1.RejectReason\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12&\n\x07receipt\x18\x05 \x01(\x0b\x32\x15.aurigraph.v1.Receipt\x12\x16\n\x0eretry_after_ms\x18\x06 \x01(\r\"(\n\x10TransactionBatch\x12\x14\n\x0ctransactions\x18\x01 \x03(\x0c\"K\n\x12\x42\x61tchSubmitRequest\x12\x35\n\x0ctransactions\x18\x01 \x03(\x0b\x32\x1f.aurigraph.v1.SignedTransaction\"D\n\x13\x42\x61tchSubmitResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.aurigraph.v1.SubmitResponse\"A\n\x19StreamTransactionsRequest\x12\x13\n\x0b\x66rom_height\x18\x01 \x01(\x04\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0c\"t\n\x14\x43ommittedTransaction\x12\x34\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1f.aurigraph.v1.SignedTransaction\x12&\n\x07receipt\x18\x02 \x01(\x0b\x32\x15.aurigraph.v1.Receipt\"&\n\x15GetTransactionRequest\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\"\x81\x02\n\x11TransactionRecord\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x1f.aurigraph.v1.TransactionStatus\x12*\n\x06reason\x18\x03 \x01(\x0e\x32\x1a.aurigraph.v1.RejectReason\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x34\n\x0btransaction\x18\x05 \x01(\x0b\x32\x1f.aurigraph.v1.SignedTransaction\x12&\n\x07receipt\x18\x06 \x01(\x0b\x32\x15.aurigraph.v1.Receipt\x12\x12\n\nconfidence\x18\x07 \x01(\x01*\xb6\x01\n\x11TransactionStatus\x12\x1e\n\x1aTRANSACTION_STATUS_UNKNOWN\x10\x00\x12\x1e\n\x1aTRANSACTION_STATUS_PENDING\x10\x01\x12 \n\x1cTRANSACTION_STATUS_COMMITTED\x10\x02\x12\x1f\n\x1bTRANSACTION_STATUS_REJECTED\x10\x03\x12\x1e\n\x1aTRANSACTION_STATUS_DROPPED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aurigraph.v1.transaction_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRANSACTIONSTATUS']._serialized_start=1866
-  _globals['_TRANSACTIONSTATUS']._serialized_end=2048
+  _globals['_TRANSACTIONSTATUS']._serialized_start=1908
+  _globals['_TRANSACTIONSTATUS']._serialized_end=2090
   _globals['_TRANSACTIONBODY']._serialized_start=76
   _globals['_TRANSACTIONBODY']._serialized_end=270
   _globals['_TRANSFER']._serialized_start=272
@@ -52,16 +52,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBMITREQUEST']._serialized_end=1024
   _globals['_SUBMITRESPONSE']._serialized_start=1027
   _globals['_SUBMITRESPONSE']._serialized_end=1231
-  _globals['_BATCHSUBMITREQUEST']._serialized_start=1233
-  _globals['_BATCHSUBMITREQUEST']._serialized_end=1308
-  _globals['_BATCHSUBMITRESPONSE']._serialized_start=1310
-  _globals['_BATCHSUBMITRESPONSE']._serialized_end=1378
-  _globals['_STREAMTRANSACTIONSREQUEST']._serialized_start=1380
-  _globals['_STREAMTRANSACTIONSREQUEST']._serialized_end=1445
-  _globals['_COMMITTEDTRANSACTION']._serialized_start=1447
-  _globals['_COMMITTEDTRANSACTION']._serialized_end=1563
-  _globals['_GETTRANSACTIONREQUEST']._serialized_start=1565
-  _globals['_GETTRANSACTIONREQUEST']._serialized_end=1603
-  _globals['_TRANSACTIONRECORD']._serialized_start=1606
-  _globals['_TRANSACTIONRECORD']._serialized_end=1863
+  _globals['_TRANSACTIONBATCH']._serialized_start=1233
+  _globals['_TRANSACTIONBATCH']._serialized_end=1273
+  _globals['_BATCHSUBMITREQUEST']._serialized_start=1275
+  _globals['_BATCHSUBMITREQUEST']._serialized_end=1350
+  _globals['_BATCHSUBMITRESPONSE']._serialized_start=1352
+  _globals['_BATCHSUBMITRESPONSE']._serialized_end=1420
+  _globals['_STREAMTRANSACTIONSREQUEST']._serialized_start=1422
+  _globals['_STREAMTRANSACTIONSREQUEST']._serialized_end=1487
+  _globals['_COMMITTEDTRANSACTION']._serialized_start=1489
+  _globals['_COMMITTEDTRANSACTION']._serialized_end=1605
+  _globals['_GETTRANSACTIONREQUEST']._serialized_start=1607
+  _globals['_GETTRANSACTIONREQUEST']._serialized_end=1645
+  _globals['_TRANSACTIONRECORD']._serialized_start=1648
+  _globals['_TRANSACTIONRECORD']._serialized_end=1905
 # @@protoc_insertion_point(module_scope)

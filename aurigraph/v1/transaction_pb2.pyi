@@ -133,6 +133,12 @@ class SubmitResponse(_message.Message):
     retry_after_ms: int
     def __init__(self, tx_id: _Optional[bytes] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., reason: _Optional[_Union[_common_pb2.RejectReason, str]] = ..., detail: _Optional[str] = ..., receipt: _Optional[_Union[Receipt, _Mapping]] = ..., retry_after_ms: _Optional[int] = ...) -> None: ...
 
+class TransactionBatch(_message.Message):
+    __slots__ = ("transactions",)
+    TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    transactions: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, transactions: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
 class BatchSubmitRequest(_message.Message):
     __slots__ = ("transactions",)
     TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
