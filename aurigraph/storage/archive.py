@@ -72,8 +72,12 @@ class BlockArchive:
             batch.put(_TX + tx.tx_id, _LOCATION.pack(height, index))
         return True
 
+    def record_bytes(self, height: int) -> bytes | None:
+        """The stored `aurigraph.v1.BlockRecord` bytes, for serving without re-encoding."""
+        return self._db.get(_BLOCK + _U64.pack(height))
+
     def _record(self, height: int) -> block_pb2.BlockRecord | None:
-        raw = self._db.get(_BLOCK + _U64.pack(height))
+        raw = self.record_bytes(height)
         return None if raw is None else block_pb2.BlockRecord.FromString(raw)
 
     def block(self, height: int) -> ArchivedBlock | None:

@@ -1,0 +1,86 @@
+"""Ingress: the ingest stage. A client batch is split across the validator pool, verified there in
+parallel, and the transactions that pass go to the current leader as one batch; results come back
+in the client's order. A full ingress answers "retry after" instead of queueing without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import ray
+
+from actors.replica import NotLeaderError
+from aurigraph.codec.node import decode_batch, encode_batch, merge_results, response_statuses, retry_response
+from aurigraph.node.replica import TxStatus
+
+LEADER_RETRIES = 20
+LEADER_RETRY_S = 0.1
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)
+class Ingress:
+    def __init__(self, validator_names: list[str], replica_names: dict[int, str], namespace: str,
+                 max_inflight_batches: int = 64, retry_after_ms: int = 200) -> None:
+        # Names, not handles: constructor arguments must survive this actor's restarts.
+        self._validators = [ray.get_actor(n, namespace=namespace) for n in validator_names]
+        self._replicas = {i: ray.get_actor(n, namespace=namespace) for i, n in replica_names.items()}
+        self._max_inflight = max_inflight_batches
+        self._retry_after_ms = retry_after_ms
+        self._inflight = 0
+        self._leader: int | None = None
+        self._next_validator = 0
+
+    async def submit(self, batch: bytes, wait: bool = False) -> bytes:
+        """`TransactionBatch` in; `BatchSubmitResponse` out (same order as the input)."""
+        wire = decode_batch(batch)
+        if self._inflight >= self._max_inflight:
+            return retry_response(len(wire), self._retry_after_ms, "ingress busy: too many batches in flight")
+        self._inflight += 1
+        try:
+            verdicts = await self._verify(wire)
+            accepted = [raw for raw, v in zip(wire, verdicts) if v.status == TxStatus.PENDING]  # passed
+            ordered = response_statuses(await self._to_leader(encode_batch(accepted), wait)) if accepted else []
+            return merge_results(verdicts, ordered)
+        finally:
+            self._inflight -= 1
+
+    async def _verify(self, wire: list[bytes]) -> list:
+        n = len(self._validators)
+        size = max(1, -(-len(wire) // n))
+        chunks = [wire[i:i + size] for i in range(0, len(wire), size)]
+        start = self._next_validator
+        self._next_validator = (start + len(chunks)) % n
+        replies = await asyncio.gather(*(
+            self._validators[(start + i) % n].validate.remote(encode_batch(chunk)) for i, chunk in enumerate(chunks)
+        ))
+        return [r for reply in replies for r in response_statuses(reply)]
+
+    async def _to_leader(self, batch: bytes, wait: bool) -> bytes:
+        for _ in range(LEADER_RETRIES):
+            leader = self._leader or await self._find_leader()
+            if leader is not None:
+                try:
+                    return await self._replicas[leader].submit.remote(batch, wait)
+                except NotLeaderError as e:
+                    self._leader = e.leader_id or None
+                    continue
+                except ray.exceptions.RayActorError:
+                    self._leader = None
+            await asyncio.sleep(LEADER_RETRY_S)
+        n = len(decode_batch(batch))
+        return retry_response(n, self._retry_after_ms, "no leader available")
+
+    async def _find_leader(self) -> int | None:
+        async def health(i, h):
+            try:
+                return i, await h.health.remote()
+            except ray.exceptions.RayActorError:
+                return i, None
+        for i, state in await asyncio.gather(*(health(i, h) for i, h in self._replicas.items())):
+            if state and state["leader"] and not state["halted"]:
+                self._leader = i
+                return i
+        return None
+
+    async def leader(self) -> int | None:
+        return self._leader or await self._find_leader()

@@ -1,0 +1,204 @@
+"""ConsensusReplica: the actor shell around one `ReplicaDriver` (see `aurigraph/node/replica.py`).
+
+It only shuttles: peer messages in (`receive`, protobuf `ConsensusMessageBatch` bytes) and out
+(fire-and-forget calls to peers' `receive`), client batches in (`submit`), a clock (a tick every
+`tick_ms`), and committed blocks out to the storage shards (the leader pushes them, idempotently,
+and on becoming leader catches the shards up). All consensus, persistence and ledger logic is in
+the driver. A replica whose state diverges halts: it stops processing and reports unhealthy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+import time
+from pathlib import Path
+
+import ray
+
+from aurigraph.codec import decode_signed
+from aurigraph.codec.consensus import decode_message_batch, encode_message_batch, status_to_proto
+from aurigraph.codec.node import account_record, block_record, committed_record, decode_batch, outcomes_to_response
+from aurigraph.consensus import ConfState, NotLeader
+from aurigraph.ledger import StateDivergence
+from aurigraph.node.config import NodeSettings
+from aurigraph.node.datadir import DataDir
+from aurigraph.node.replica import ReplicaDriver, TxOutcome, TxStatus, messages_by_peer
+from aurigraph.storage.ledger_store import LedgerStore
+from aurigraph.storage.raft_log import RocksRaftStorage
+from aurigraph.storage.rocks import open_db
+
+log = logging.getLogger("aurigraph.replica")
+ARCHIVE_PUSH_PER_ROUND = 64
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)
+class ConsensusReplica:
+    def __init__(self, node_id: int, settings_json: str) -> None:
+        self.settings = NodeSettings.model_validate_json(settings_json)
+        data = DataDir(self.settings.data_dir)
+        genesis = data.load_genesis()
+        conf = ConfState(voters=tuple(v.id for v in genesis.validators),
+                         stakes={v.id: v.stake for v in genesis.validators})
+        folder = Path(data.replica(node_id))
+        raft_log = RocksRaftStorage.bootstrap(open_db(folder / "log"), conf)
+        ledger = LedgerStore(open_db(folder / "ledger"), genesis)
+        self.driver = ReplicaDriver(
+            node_id, data.load_node_key(node_id), genesis, raft_log, ledger,
+            self.settings.consensus_config(node_id), random.Random(secrets.randbits(64)), _now_ms,
+        )
+        self.node_id = node_id
+        self._peers: dict[int, object] = {}
+        self._shards: list = []
+        self._inbox: list = []
+        self._waiters: dict[bytes, list[asyncio.Future]] = {}
+        self._wake = asyncio.Event()
+        self._halted: str | None = None
+        self._next_archive = None  # next height the leader pushes to the shards
+        self._loop: asyncio.Task | None = None
+
+    async def connect(self, peers: dict, shards: list) -> None:
+        """Wire the peer replicas (id -> handle) and the shards; starts the loop (idempotent)."""
+        self._peers = {i: h for i, h in peers.items() if i != self.node_id}
+        self._shards = shards
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop().create_task(self._run_forever())
+
+    # --- inputs -----------------------------------------------------------------------------------
+
+    async def receive(self, batch: bytes) -> None:
+        self._inbox.extend(decode_message_batch(batch))
+        self._wake.set()
+
+    async def submit(self, batch: bytes, wait: bool = False) -> bytes:
+        """Validated `TransactionBatch` in; `BatchSubmitResponse` out. With `wait`, each result is
+        final (COMMITTED / REJECTED / DROPPED) unless the settings' submit timeout ran out (PENDING)."""
+        if self._halted:
+            raise RuntimeError(f"replica {self.node_id} halted: {self._halted}")
+        txs = [decode_signed(raw) for raw in decode_batch(batch)]
+        try:
+            outcomes = self.driver.submit(txs)
+        except NotLeader as e:
+            raise NotLeaderError(e.node_id, e.leader_id) from None
+        self._wake.set()
+        if wait:
+            outcomes = await self._wait_final(outcomes)
+        return outcomes_to_response(outcomes)
+
+    async def _wait_final(self, outcomes: list[TxOutcome]) -> list[TxOutcome]:
+        futures = {}
+        for o in outcomes:
+            if o.status is TxStatus.PENDING and not o.retry_after_ms:
+                f = asyncio.get_running_loop().create_future()
+                self._waiters.setdefault(o.tx_id, []).append(f)
+                futures[o.tx_id] = f
+        if futures:
+            await asyncio.wait(futures.values(), timeout=self.settings.submit_timeout_ms / 1000)
+        final = []
+        for o in outcomes:
+            f = futures.get(o.tx_id)
+            final.append(f.result() if f is not None and f.done() else o)
+            if f is not None and not f.done():
+                f.cancel()
+        return final
+
+    # --- the loop -----------------------------------------------------------------------------------
+
+    async def _run_forever(self) -> None:
+        tick_s = self.settings.tick_ms / 1000
+        next_tick = time.monotonic() + tick_s
+        while not self._halted:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, next_tick - time.monotonic()))
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                if time.monotonic() >= next_tick:
+                    self.driver.tick()
+                    next_tick += tick_s
+                    if next_tick < time.monotonic():  # fell behind (e.g. a long fsync): do not burst
+                        next_tick = time.monotonic() + tick_s
+                self._step()
+                await self._push_archive()
+            except StateDivergence as e:
+                self._halted = str(e)
+                log.critical("replica %d halted: %s", self.node_id, e)
+            except Exception:  # a bug: log it loudly and keep the replica alive for inspection
+                log.exception("replica %d loop iteration failed", self.node_id)
+                await asyncio.sleep(tick_s)
+
+    def _step(self) -> None:
+        inbox, self._inbox = self._inbox, []
+        self.driver.receive(inbox)
+        out = self.driver.run()
+        for peer, messages in messages_by_peer(out.messages).items():
+            handle = self._peers.get(peer)
+            if handle is not None:
+                handle.receive.remote(encode_message_batch(messages))
+        for o in out.outcomes:
+            if o.status is not TxStatus.PENDING:
+                for f in self._waiters.pop(o.tx_id, ()):
+                    if not f.done():
+                        f.set_result(o)
+        if out.leader_changed:
+            self._next_archive = None
+
+    async def _push_archive(self) -> None:
+        """Leader: push applied blocks to their shards, resuming from what the shards have."""
+        if not self._shards or not self.driver.is_leader:
+            return
+        head = self.driver.ledger.head.height
+        if self._next_archive is None:
+            latest = await asyncio.gather(*(s.latest_height.remote() for s in self._shards))
+            self._next_archive = min(latest) + 1 if latest else head + 1
+            self._next_archive = max(self._next_archive, 1)
+        end = min(head, self._next_archive + ARCHIVE_PUSH_PER_ROUND - 1)
+        for height in range(self._next_archive, end + 1):
+            found = self.driver.ledger.block(height)
+            shard = self._shards[height % len(self._shards)]
+            shard.archive.remote(block_record(found.block, found.receipts))
+        self._next_archive = end + 1
+
+    # --- queries --------------------------------------------------------------------------------
+
+    async def status(self) -> bytes:
+        status = self.driver.node.status()
+        return status_to_proto(status, height=self.driver.ledger.head.height).SerializeToString()
+
+    async def ping(self) -> bool:
+        return True
+
+    async def health(self) -> dict:
+        return {"node_id": self.node_id, "halted": self._halted, "leader": self.driver.is_leader,
+                "height": self.driver.ledger.head.height, "pending": self.driver.pending_count}
+
+    async def get_block(self, height: int) -> bytes | None:
+        found = self.driver.ledger.block(height)
+        return None if found is None else block_record(found.block, found.receipts, self.driver.confidence(height))
+
+    async def get_transaction(self, tx_id: bytes) -> bytes | None:
+        found = self.driver.ledger.transaction(tx_id)
+        return None if found is None else committed_record(found)
+
+    async def get_account(self, address: bytes) -> bytes:
+        """`aurigraph.v1.Account` bytes (balance, next nonce) as of this replica's applied head."""
+        account = self.driver.ledger.account(address)
+        return account_record(address, account.balance, account.nonce)
+
+
+class NotLeaderError(Exception):
+    """Raised to callers of `submit` on a follower; carries the leader this replica knows of."""
+
+    def __init__(self, node_id: int, leader_id: int) -> None:
+        super().__init__(f"replica {node_id} is not the leader (leader: {leader_id or 'unknown'})")
+        self.node_id, self.leader_id = node_id, leader_id
+
+    def __reduce__(self):
+        return (NotLeaderError, (self.node_id, self.leader_id))

@@ -1,0 +1,48 @@
+"""StorageShard: the block and transaction archive for one range of heights (height % shards).
+
+Blocks arrive from the leader after they are applied (`archive`, idempotent) and are read back by
+height or transaction id. Each shard owns its own RocksDB and recovers from it on restart.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ray
+
+from aurigraph.codec.node import committed_record, decode_block_record
+from aurigraph.storage.archive import BlockArchive
+from aurigraph.storage.rocks import open_db
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
+class StorageShard:
+    def __init__(self, index: int, count: int, path: str) -> None:
+        self.index, self.count = index, count
+        self._archive = BlockArchive(open_db(Path(path)))
+
+    def archive(self, record: bytes) -> int:
+        """Store a `BlockRecord` of a height this shard owns; returns the height."""
+        block, receipts = decode_block_record(record)
+        height = block.header.height
+        if height % self.count != self.index:
+            raise ValueError(f"shard {self.index} of {self.count} does not own height {height}")
+        self._archive.put(block, receipts)
+        return height
+
+    def latest_height(self) -> int:
+        """Highest archived height, or -1."""
+        latest = self._archive.latest_height()
+        return -1 if latest is None else latest
+
+    def get_block(self, height: int) -> bytes | None:
+        """The archived `BlockRecord` bytes at `height`, or None."""
+        return self._archive.record_bytes(height)
+
+    def get_transaction(self, tx_id: bytes) -> bytes | None:
+        """A `TransactionRecord` (COMMITTED, with receipt) if this shard archived it."""
+        found = self._archive.transaction(tx_id)
+        return None if found is None else committed_record(found)
+
+    def ping(self) -> bool:
+        return True

@@ -1,0 +1,90 @@
+"""Messages of the node runtime: batches between actors, per-transaction results, archive records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aurigraph.codec.blocks import block_from_proto, block_to_proto
+from aurigraph.codec.transactions import (
+    receipt_from_proto,
+    receipt_to_proto,
+    reject_reason_to_proto,
+    signed_to_proto,
+)
+from aurigraph.ledger import Block, Receipt
+from aurigraph.node.ingest import Checked
+from aurigraph.node.replica import TxOutcome, TxStatus
+from aurigraph.storage.archive import ArchivedTx
+from aurigraph.v1 import block_pb2, transaction_pb2
+
+
+def encode_batch(wire: Sequence[bytes]) -> bytes:
+    return transaction_pb2.TransactionBatch(transactions=wire).SerializeToString()
+
+
+def decode_batch(data: bytes) -> list[bytes]:
+    return list(transaction_pb2.TransactionBatch.FromString(data).transactions)
+
+
+def checked_to_response(checked: Sequence[Checked]) -> bytes:
+    """A validator's verdicts as `BatchSubmitResponse` bytes: PENDING (passed) or REJECTED."""
+    response = transaction_pb2.BatchSubmitResponse()
+    for c in checked:
+        r = response.results.add()
+        if c.tx is not None:
+            r.tx_id, r.status = c.tx.tx_id, transaction_pb2.TRANSACTION_STATUS_PENDING
+        else:
+            r.status = transaction_pb2.TRANSACTION_STATUS_REJECTED
+            r.reason, r.detail = reject_reason_to_proto(c.rejection.reason), c.rejection.detail
+    return response.SerializeToString()
+
+
+def outcome_to_proto(o: TxOutcome) -> transaction_pb2.SubmitResponse:
+    m = transaction_pb2.SubmitResponse(tx_id=o.tx_id, status=int(o.status), detail=o.detail,
+                                       retry_after_ms=o.retry_after_ms, reason=reject_reason_to_proto(o.reason))
+    if o.receipt is not None:
+        m.receipt.CopyFrom(receipt_to_proto(o.receipt))
+    return m
+
+
+def outcomes_to_response(outcomes: Sequence[TxOutcome]) -> bytes:
+    return transaction_pb2.BatchSubmitResponse(results=[outcome_to_proto(o) for o in outcomes]).SerializeToString()
+
+
+def response_statuses(data: bytes) -> list[transaction_pb2.SubmitResponse]:
+    return list(transaction_pb2.BatchSubmitResponse.FromString(data).results)
+
+
+def retry_response(count: int, retry_after_ms: int, detail: str) -> bytes:
+    """Every transaction answered PENDING with a retry-after: back-pressure, nothing was queued."""
+    r = transaction_pb2.SubmitResponse(status=int(TxStatus.PENDING), retry_after_ms=retry_after_ms, detail=detail)
+    return transaction_pb2.BatchSubmitResponse(results=[r] * count).SerializeToString()
+
+
+def merge_results(verdicts: Sequence[transaction_pb2.SubmitResponse],
+                  ordered: Sequence[transaction_pb2.SubmitResponse]) -> bytes:
+    """Validator verdicts with the leader's results put in place of the ones that passed."""
+    it = iter(ordered)
+    merged = [next(it) if v.status == TxStatus.PENDING else v for v in verdicts]
+    return transaction_pb2.BatchSubmitResponse(results=merged).SerializeToString()
+
+
+def account_record(address: bytes, balance: int, nonce: int) -> bytes:
+    return block_pb2.Account(address=address, balance=balance, nonce=nonce).SerializeToString()
+
+
+def block_record(block: Block, receipts: Sequence[Receipt], confidence: float = 0.0) -> bytes:
+    return block_pb2.BlockRecord(block=block_to_proto(block), hash=block.hash, confidence=confidence,
+                                 receipts=[receipt_to_proto(r) for r in receipts]).SerializeToString()
+
+
+def decode_block_record(data: bytes) -> tuple[Block, list[Receipt]]:
+    m = block_pb2.BlockRecord.FromString(data)
+    return block_from_proto(m.block), [receipt_from_proto(r) for r in m.receipts]
+
+
+def committed_record(found: ArchivedTx) -> bytes:
+    return transaction_pb2.TransactionRecord(
+        tx_id=found.tx.tx_id, status=int(TxStatus.COMMITTED), transaction=signed_to_proto(found.tx),
+        receipt=receipt_to_proto(found.receipt),
+    ).SerializeToString()

@@ -1,0 +1,42 @@
+"""The node's settings: one typed, validated object, read once at the edge (CLI flags / env).
+
+Times at this edge are in milliseconds (`_ms`); the consensus core gets ticks, derived here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from aurigraph.consensus import Config
+
+
+class NodeSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data_dir: Path = Path("data")
+    chain_id: str = Field("aurigraph-devnet", min_length=1, max_length=64)
+    replicas: int = Field(3, ge=1, le=15)
+    validators: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
+    shards: int = Field(2, ge=1, le=64)
+    tick_ms: int = Field(20, ge=1, le=1000)
+    election_ticks: int = Field(25, ge=2)
+    heartbeat_ticks: int = Field(2, ge=1)
+    max_batch_txs: int = Field(10_000, ge=1, le=100_000)
+    batch_wait_ms: int = Field(5, ge=0, le=10_000)
+    max_pending_txs: int = Field(200_000, ge=1)
+    submit_timeout_ms: int = Field(10_000, ge=1)
+
+    @model_validator(mode="after")
+    def _ticks(self) -> NodeSettings:
+        if self.election_ticks <= self.heartbeat_ticks:
+            raise ValueError("election_ticks must exceed heartbeat_ticks")
+        return self
+
+    def consensus_config(self, node_id: int, applied_index: int = 0) -> Config:
+        return Config(
+            node_id=node_id, election_ticks=self.election_ticks, heartbeat_ticks=self.heartbeat_ticks,
+            max_batch_txs=self.max_batch_txs, batch_wait_ms=self.batch_wait_ms, applied_index=applied_index,
+        )
