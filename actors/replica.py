@@ -177,7 +177,8 @@ class ConsensusReplica:
 
     async def health(self) -> dict:
         return {"node_id": self.node_id, "halted": self._halted, "leader": self.driver.is_leader,
-                "height": self.driver.ledger.head.height, "pending": self.driver.pending_count}
+                "height": self.driver.ledger.head.height, "pending": self.driver.pending_count,
+                "ray_node": ray.get_runtime_context().get_node_id()}
 
     async def get_block(self, height: int) -> bytes | None:
         found = self.driver.ledger.block(height)
