@@ -1,0 +1,45 @@
+"""Several Ray nodes on one machine (`ray.cluster_utils.Cluster`): replicas are spread over
+different Ray nodes, and the ledger keeps committing when one Ray node is removed."""
+
+from __future__ import annotations
+
+import ray
+from ray.cluster_utils import Cluster
+
+from actors.launcher import start_node
+from aurigraph.keystore import load_keypair
+from aurigraph.node.config import NodeSettings
+from aurigraph.node.datadir import DataDir, prepare
+from tests.integration.runtime.conftest import Client, replica, wait_until
+
+
+def test_replicas_spread_over_ray_nodes_and_survive_losing_one(tmp_path):
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    workers = [cluster.add_node(num_cpus=1) for _ in range(2)]
+    cluster.wait_for_nodes()
+    node = None
+    try:
+        data = DataDir(tmp_path)
+        settings = NodeSettings(data_dir=tmp_path, replicas=3, validators=1, shards=1, tick_ms=20)
+        genesis = prepare(data, settings.chain_id, settings.replicas, log=lambda *_: None)
+        ray.init(address=cluster.address, namespace="aurigraph")
+        node = start_node(settings)
+        placement = {i: ray.get(replica(i).health.remote())["ray_node"] for i in (1, 2, 3)}
+        assert len(set(placement.values())) == 3, f"replicas share Ray nodes: {placement}"
+
+        client = Client(node, genesis.chain_id, load_keypair(data.faucet_key, data.passphrase()))
+        client.fund_senders(2)
+        worker_ids = {w.node_id: w for w in workers}
+        leader = ray.get(node.ingress.leader.remote())
+        victim = next(i for i, ray_node in placement.items() if ray_node in worker_ids and i != leader)
+        cluster.remove_node(worker_ids[placement[victim]])
+        client.submit_until_final([client.make(s, client.senders[0].address) for s in client.senders for _ in range(20)])
+        assert len(client.acknowledged) == 42
+        # The lost replica is restarted by Ray on a surviving node and catches up from its disk + the leader.
+        wait_until(lambda: ray.get(replica(victim).health.remote())["height"]
+                   == ray.get(replica(leader).health.remote())["height"], timeout_s=120, what="the moved replica")
+    finally:
+        if node is not None:
+            node.stop()
+        ray.shutdown()
+        cluster.shutdown()
