@@ -260,7 +260,13 @@ class Raft:
             elif m.type in (MT.APPEND, MT.HEARTBEAT, MT.SNAPSHOT):
                 self.become_follower(m.term, m.from_)
             else:
+                elapsed = self.election_elapsed
                 self.become_follower(m.term, NONE)
+                if m.type == MT.VOTE:
+                    # Raft Figure 2: only the leader or a *granted* vote resets the election timer.
+                    # Otherwise a stale candidate (e.g. a high-stake one, which times out first)
+                    # could keep resetting an up-to-date replica and starve every election.
+                    self.election_elapsed = elapsed
         elif m.term < self.term:
             self.step_stale(m)
             return

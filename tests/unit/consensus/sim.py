@@ -71,6 +71,17 @@ class Checker:
         self.entry_at: dict[tuple[int, int], tuple[bytes, int]] = {}  # (index, term) -> (data, prev term)
         self.applied: dict[int, tuple[int, bytes]] = {}  # index -> (term, data) committed and applied
         self.payload_index: dict[bytes, int] = {}
+        self.read_floor: dict[bytes, int] = {}  # read context -> highest committed index when asked
+
+    def committed_floor(self) -> int:
+        return max(self.applied, default=0)
+
+    def on_read_state(self, node_id: int, index: int, ctx: bytes) -> None:
+        """Linearizability of ReadIndex: a read sees every write committed before it was asked."""
+        floor = self.read_floor.pop(ctx, None)
+        if floor is not None and index < floor:
+            self.fail(f"read index: node {node_id} got read {ctx!r} at {index}, but {floor} was committed "
+                      "before the read was asked")
 
     def fail(self, message: str) -> None:
         raise SafetyViolation(message)
@@ -182,6 +193,8 @@ class Cluster:
             self.checker.check_leader_completeness(sim.id, node.raft.term, sim.storage)
         for m in rd.messages:
             self.send(m)
+        for rs in rd.read_states:
+            self.checker.on_read_state(sim.id, rs.index, rs.request_ctx)
         if rd.snapshot is not None:
             sim.applied_payloads = decode_app_state(rd.snapshot.data)
             sim.applied_index = rd.snapshot.metadata.index
@@ -250,10 +263,13 @@ class Cluster:
                 self.nodes[m.from_].node.report_snapshot(m.to, ok=True)
 
     # --- actions -----------------------------------------------------------------------------
-    def propose(self) -> bytes | None:
-        leader = self.leader()
-        if leader is None:
+    def propose(self, any_leader: bool = False) -> bytes | None:
+        """Propose on the newest leader, or (`any_leader`) on any node that believes it leads, such
+        as a deposed leader cut off in a minority whose entries must later be overwritten."""
+        leaders = self.leaders()
+        if not leaders:
             return None
+        leader = self.rng.choice(leaders) if any_leader else self.leader()
         payload = f"s{self.seed}-p{self.next_payload}".encode()
         try:
             leader.node.propose(payload)
@@ -262,6 +278,16 @@ class Cluster:
         self.next_payload += 1
         self.proposed.append(payload)
         return payload
+
+    def read(self) -> None:
+        alive = [s for s in self.nodes.values() if s.alive]
+        sim = self.rng.choice(alive)
+        ctx = f"r{self.now}-{sim.id}".encode()
+        try:
+            sim.node.read_index(ctx)
+        except ConsensusError:
+            return
+        self.checker.read_floor[ctx] = self.checker.committed_floor()
 
     def take_snapshot(self, node_id: int) -> None:
         sim = self.nodes[node_id]
@@ -277,6 +303,12 @@ class Cluster:
         ids = list(self.nodes)
         self.rng.shuffle(ids)
         cut = self.rng.randrange(1, len(ids))
+        leader = self.leader()
+        if leader is not None and self.rng.random() < 0.5:
+            # Isolate the leader: the fault that most often leaves divergent uncommitted tails.
+            ids.remove(leader.id)
+            ids.insert(0, leader.id)
+            cut = 1
         self.group_of = {i: (1 if k < cut else 0) for k, i in enumerate(ids)}
         self.record(f"partition {sorted(ids[:cut])} | {sorted(ids[cut:])}")
 
@@ -312,11 +344,12 @@ class Cluster:
             for i in alive:
                 self.nodes[i].node.tick()
         elif roll < 0.75:
-            self.propose()
+            self.propose(any_leader=True)
         elif r() < f.partition * 10:
             self.heal() if self.group_of else self.random_partition()
         elif r() < f.crash * 10 and len(dead) < len(self.nodes) // 2:
-            self.crash(self.rng.choice(alive))
+            leader = self.leader()
+            self.crash(leader.id if leader is not None and r() < 0.5 else self.rng.choice(alive))
         elif dead and r() < 0.3:
             self.restart(self.rng.choice(dead))
         elif r() < f.snapshot * 10:
@@ -327,6 +360,8 @@ class Cluster:
             self.record(f"transfer {leader.id} -> {target}")
         elif r() < f.conf_change * 10:
             self.random_conf_change()
+        elif r() < 0.2:
+            self.read()
         self.advance_step()
 
     def advance_step(self) -> None:
