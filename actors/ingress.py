@@ -39,7 +39,7 @@ class Ingress:
         try:
             verdicts = await self._verify(wire)
             accepted = [raw for raw, v in zip(wire, verdicts) if v.status == TxStatus.PENDING]  # passed
-            ordered = response_statuses(await self._to_leader(encode_batch(accepted), wait)) if accepted else []
+            ordered = await self._order(accepted, wait) if accepted else []
             return merge_results(verdicts, ordered)
         finally:
             self._inflight -= 1
@@ -54,6 +54,19 @@ class Ingress:
             self._validators[(start + i) % n].validate.remote(encode_batch(chunk)) for i, chunk in enumerate(chunks)
         ))
         return [r for reply in replies for r in response_statuses(reply)]
+
+    async def _order(self, accepted: list[bytes], wait: bool) -> list:
+        """Send to the leader; transactions DROPPED by a leader change go to the new leader again
+        (safe: submission is idempotent by id and nonces prevent a double apply)."""
+        results = response_statuses(await self._to_leader(encode_batch(accepted), wait))
+        for _ in range(LEADER_RETRIES):
+            dropped = [i for i, r in enumerate(results) if r.status == TxStatus.DROPPED]
+            if not dropped:
+                break
+            retried = response_statuses(await self._to_leader(encode_batch([accepted[i] for i in dropped]), wait))
+            for i, r in zip(dropped, retried):
+                results[i] = r
+        return results
 
     async def _to_leader(self, batch: bytes, wait: bool) -> bytes:
         for _ in range(LEADER_RETRIES):

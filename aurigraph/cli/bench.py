@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from aurigraph.bench import crypto
 from aurigraph.bench.results import DEFAULT_RESULTS_DIR, write_result
+from aurigraph.cli.common import CliError
+from aurigraph.crypto import Scheme
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +24,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--json", action="store_true", help="print the JSON result instead of a table")
     c.set_defaults(func=cmd_crypto)
 
+    n = b_sub.add_parser("node", help="committed TPS and finality through a node, vs the bare all-core verify rate")
+    n.add_argument("--address", help="a running node's Ray address (from `aurigraph up`); default: start a "
+                   "temporary node in a temporary data dir")
+    n.add_argument("--data-dir", type=Path, default=Path("data"), help="with --address: the node's data dir (faucet key)")
+    n.add_argument("--txs", type=int, default=20_000)
+    n.add_argument("--batch-size", type=int, default=1_000)
+    n.add_argument("--concurrency", type=int, default=4, help="clients submitting in parallel")
+    n.add_argument("--scheme", type=Scheme.parse, default=Scheme.ED25519, help="ed25519, ml-dsa-87 or hybrid")
+    n.add_argument("--rate", type=float, help="pace submissions to this many tx/s (default: as fast as committed)")
+    n.add_argument("--replicas", type=int, default=3, help="for a temporary node")
+    n.add_argument("--out-dir", type=Path, default=DEFAULT_RESULTS_DIR)
+    n.add_argument("--json", action="store_true")
+    n.set_defaults(func=cmd_node)
+
 
 def cmd_crypto(args: argparse.Namespace) -> int:
     if args.batch < 1 or args.rounds < 1:
@@ -29,5 +46,60 @@ def cmd_crypto(args: argparse.Namespace) -> int:
     result = crypto.run(args.batch, args.rounds, lambda msg: print(msg, file=sys.stderr, flush=True))
     path = write_result("crypto", result, args.out_dir)
     print(json.dumps(result, indent=2) if args.json else crypto.format_table(result))
+    print(f"result written to {path}", file=sys.stderr)
+    return 0
+
+
+def _progress(message: str) -> None:
+    print(f"\r\033[K{message}", end="", file=sys.stderr, flush=True)
+
+
+def cmd_node(args: argparse.Namespace) -> int:
+    import tempfile
+
+    import ray
+
+    from actors.client import NodeClient
+    from actors.launcher import start_node
+    from actors.supervisor import INGRESS_NAME, NAMESPACE
+    from aurigraph.bench import node as node_bench
+    from aurigraph.keystore import load_keypair
+    from aurigraph.node.config import NodeSettings
+    from aurigraph.node.datadir import DataDir, prepare
+
+    if min(args.txs, args.batch_size, args.concurrency, args.replicas) < 1 or args.txs < args.concurrency:
+        raise CliError("--txs, --batch-size, --concurrency and --replicas must be >= 1, and --txs >= --concurrency")
+    plan = node_bench.Plan(args.txs, args.batch_size, args.concurrency, args.scheme, args.rate)
+    started_node, tmp = None, None
+    if args.address:
+        data = DataDir(args.data_dir)
+        ray.init(address=args.address, namespace=NAMESPACE, logging_level="WARNING")
+        ingress = ray.get_actor(INGRESS_NAME, namespace=NAMESPACE)
+        replicas = len(data.load_genesis().validators)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="aurigraph-bench-")
+        data = DataDir(Path(tmp.name))
+        settings = NodeSettings(data_dir=data.root, replicas=args.replicas)
+        prepare(data, settings.chain_id, settings.replicas, log=_progress)
+        _progress("starting a temporary node on a local Ray instance …")
+        started_node = start_node(settings)
+        ingress, replicas = started_node.ingress, args.replicas
+    try:
+        client = NodeClient(ingress, data.load_genesis().chain_id, load_keypair(data.faucet_key, data.passphrase()))
+        batches = node_bench.generate(client, plan, _progress)
+        _progress("measuring bare signature verification of the same transactions on all cores …")
+        bare = node_bench.bare_verify_tps([w for group in batches for batch in group for w in batch])
+        result = node_bench.run_load(client, batches, plan, _progress)
+    finally:
+        if started_node is not None:
+            started_node.stop()
+        if tmp is not None:
+            tmp.cleanup()
+    print(file=sys.stderr)
+    result.update(txs=result["committed"], replicas=replicas, scheme=plan.scheme.label, batch_size=plan.batch_size,
+                  concurrency=plan.concurrency, rate_tps=plan.rate_tps, bare_verify_tps=round(bare, 1),
+                  cpus=os.cpu_count(), tps_over_bare_verify=round(result["committed_tps"] / bare, 3))
+    path = write_result("node", result, args.out_dir)
+    print(json.dumps(result, indent=2) if args.json else node_bench.format_result(result))
     print(f"result written to {path}", file=sys.stderr)
     return 0

@@ -38,7 +38,17 @@ from aurigraph.consensus import (
     decode_conf_change,
 )
 from aurigraph.crypto import KeyPair
-from aurigraph.ledger import Genesis, Receipt, Rejection, SignedTx, build_block, replay_block, verify_block
+from aurigraph.ledger import (
+    Block,
+    BuiltBlock,
+    Genesis,
+    Receipt,
+    Rejection,
+    SignedTx,
+    build_block,
+    replay_block,
+    verify_block,
+)
 from aurigraph.storage.ledger_store import LedgerStore
 from aurigraph.storage.raft_log import RocksRaftStorage
 
@@ -84,9 +94,16 @@ class StorageMismatch(RuntimeError):
 
 @dataclass
 class _InFlight:
+    """The leader's proposed block. Built on the applied head with nothing applied since, so when
+    the same bytes commit at `index` its computed result is exactly what a replay would give."""
+
     index: int
-    block_hash: bytes
-    tx_ids: tuple[bytes, ...]
+    data: bytes
+    built: BuiltBlock
+
+    @property
+    def tx_ids(self) -> tuple[bytes, ...]:
+        return tuple(tx.tx_id for tx in self.built.block.transactions)
 
 
 class ReplicaDriver:
@@ -186,6 +203,10 @@ class ReplicaDriver:
         for entry in rd.committed_entries:
             if entry.type is EntryType.CONF_CHANGE:
                 self.node.apply_conf_change(decode_conf_change(entry.data))
+            elif self._in_flight is not None and entry.index == self._in_flight.index and entry.data == self._in_flight.data:
+                built = self._in_flight.built
+                self._in_flight = None
+                self._commit(entry.index, built.block, built.result.receipts, built.result.delta, out)
             elif entry.data:
                 self._apply_block(entry.index, entry.data, out)
             if self._in_flight is not None and entry.index >= self._in_flight.index:
@@ -198,11 +219,12 @@ class ReplicaDriver:
             return  # applied before a restart: the ledger is ahead of the log's applied index
         verify_block(block, head, self._validators)
         result = replay_block(block, self.ledger, prev_state_digest=head.state_digest, min_fee=self.genesis.params.min_fee)
-        self.ledger.apply(block, result.receipts, result.delta)
+        self._commit(index, block, result.receipts, result.delta, out)
+
+    def _commit(self, index: int, block: Block, receipts, delta, out: Output) -> None:
+        self.ledger.apply(block, receipts, delta)
         self._index_of_height[block.header.height] = index
-        if self._in_flight is not None and self._in_flight.block_hash == block.hash:
-            self._in_flight = None
-        out.outcomes.extend(TxOutcome(r.tx_id, TxStatus.COMMITTED, r) for r in result.receipts)
+        out.outcomes.extend(TxOutcome(r.tx_id, TxStatus.COMMITTED, r) for r in receipts)
 
     def _drop_in_flight(self, out: Output) -> None:
         out.outcomes.extend(TxOutcome(t, TxStatus.DROPPED, detail="leader changed before commit")
@@ -249,8 +271,8 @@ class ReplicaDriver:
             self._gap_since_ms.pop(tx_id, None)
         self._oldest_pending_ms = now if self._pending else None
         if included:
-            index = self.node.propose(encode_block(built.block))
-            self._in_flight = _InFlight(index, built.block.hash, included)
+            data = encode_block(built.block)
+            self._in_flight = _InFlight(self.node.propose(data), data, built)
 
     # --- queries --------------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ from actors.launcher import start_node
 from aurigraph.keystore import load_keypair
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir, prepare
-from tests.integration.runtime.conftest import Client, replica, wait_until
+from actors.client import NodeClient
+from tests.integration.runtime.conftest import replica, wait_until
 
 
 def test_replicas_spread_over_ray_nodes_and_survive_losing_one(tmp_path):
@@ -27,7 +28,7 @@ def test_replicas_spread_over_ray_nodes_and_survive_losing_one(tmp_path):
         placement = {i: ray.get(replica(i).health.remote())["ray_node"] for i in (1, 2, 3)}
         assert len(set(placement.values())) == 3, f"replicas share Ray nodes: {placement}"
 
-        client = Client(node, genesis.chain_id, load_keypair(data.faucet_key, data.passphrase()))
+        client = NodeClient(node.ingress, genesis.chain_id, load_keypair(data.faucet_key, data.passphrase()))
         client.fund_senders(2)
         worker_ids = {w.node_id: w for w in workers}
         leader = ray.get(node.ingress.leader.remote())
