@@ -1,27 +1,30 @@
-"""Consensus messages: `aurigraph.v1` consensus protobufs <-> `aurigraph.consensus` value types (1:1).
+"""Consensus messages: `aurigraph.v1` consensus protobufs <-> `aurigraph.consensus` dataclasses.
 
-Replicas exchange `ConsensusMessageBatch` bytes: `encode_message_batch` / `decode_message_batch`.
+The dataclasses mirror the wire messages field for field (a test checks the field lists), so each
+conversion is a 1:1 copy. Replicas exchange `ConsensusMessageBatch` bytes; decoding is strict:
+bytes that do not parse or carry an unknown enum value raise `InvalidConsensusMessage`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from google.protobuf.message import DecodeError
 
 from aurigraph.consensus import (
-    BatchKnobs,
-    ConfChange,
-    ConfChangeType,
-    ConfState,
-    ConsensusStatus,
-    Entry,
-    EntryType,
-    HardState,
-    Message,
-    MessageType,
-    Snapshot,
-    SnapshotMetadata,
+    BatchKnobs, ConfChange, ConfChangeType, ConfState, ConsensusStatus, Entry, EntryType, HardState, Message,
+    MessageType, ReplicaProgress, Snapshot, SnapshotMetadata,
 )
 from aurigraph.v1 import consensus_pb2 as pb
+
+
+class InvalidConsensusMessage(ValueError):
+    """Bytes from a peer that are not a valid consensus message."""
+
+
+def _enum(kind, value: int, what: str):
+    try:
+        return kind(value)
+    except ValueError:
+        raise InvalidConsensusMessage(f"unknown {what} {value}") from None
 
 
 def entry_to_proto(e: Entry) -> pb.Entry:
@@ -29,7 +32,15 @@ def entry_to_proto(e: Entry) -> pb.Entry:
 
 
 def entry_from_proto(m: pb.Entry) -> Entry:
-    return Entry(m.term, m.index, EntryType(m.type), m.data)
+    return Entry(m.term, m.index, _enum(EntryType, m.type, "entry type"), m.data)
+
+
+def hard_state_to_proto(h: HardState) -> pb.HardState:
+    return pb.HardState(term=h.term, vote=h.vote, commit=h.commit)
+
+
+def hard_state_from_proto(m: pb.HardState) -> HardState:
+    return HardState(m.term, m.vote, m.commit)
 
 
 def conf_state_to_proto(c: ConfState) -> pb.ConfState:
@@ -41,30 +52,14 @@ def conf_state_from_proto(m: pb.ConfState) -> ConfState:
 
 
 def snapshot_to_proto(s: Snapshot) -> pb.Snapshot:
-    meta = pb.SnapshotMetadata(conf_state=conf_state_to_proto(s.metadata.conf_state), index=s.metadata.index,
-                               term=s.metadata.term)
-    return pb.Snapshot(data=s.data, metadata=meta)
+    meta = s.metadata
+    return pb.Snapshot(data=s.data, metadata=pb.SnapshotMetadata(
+        conf_state=conf_state_to_proto(meta.conf_state), index=meta.index, term=meta.term))
 
 
 def snapshot_from_proto(m: pb.Snapshot) -> Snapshot:
-    meta = SnapshotMetadata(conf_state_from_proto(m.metadata.conf_state), m.metadata.index, m.metadata.term)
-    return Snapshot(m.data, meta)
-
-
-def hard_state_to_proto(h: HardState) -> pb.HardState:
-    return pb.HardState(term=h.term, vote=h.vote, commit=h.commit)
-
-
-def hard_state_from_proto(m: pb.HardState) -> HardState:
-    return HardState(m.term, m.vote, m.commit)
-
-
-def conf_change_to_proto(c: ConfChange) -> pb.ConfChange:
-    return pb.ConfChange(type=int(c.type), node_id=c.node_id, stake=c.stake, context=c.context)
-
-
-def conf_change_from_proto(m: pb.ConfChange) -> ConfChange:
-    return ConfChange(ConfChangeType(m.type), m.node_id, m.stake, m.context)
+    meta = m.metadata
+    return Snapshot(m.data, SnapshotMetadata(conf_state_from_proto(meta.conf_state), meta.index, meta.term))
 
 
 def message_to_proto(msg: Message) -> pb.ConsensusMessage:
@@ -73,7 +68,7 @@ def message_to_proto(msg: Message) -> pb.ConsensusMessage:
         entries=[entry_to_proto(e) for e in msg.entries], commit=msg.commit, reject=msg.reject,
         reject_hint=msg.reject_hint, context=msg.context,
     )
-    setattr(m, "from", msg.from_)  # `from` is a Python keyword
+    setattr(m, "from", msg.from_)
     if msg.snapshot is not None:
         m.snapshot.CopyFrom(snapshot_to_proto(msg.snapshot))
     return m
@@ -81,19 +76,32 @@ def message_to_proto(msg: Message) -> pb.ConsensusMessage:
 
 def message_from_proto(m: pb.ConsensusMessage) -> Message:
     return Message(
-        type=MessageType(m.type), to=m.to, from_=getattr(m, "from"), term=m.term, log_term=m.log_term,
-        index=m.index, entries=tuple(entry_from_proto(e) for e in m.entries), commit=m.commit,
-        snapshot=snapshot_from_proto(m.snapshot) if m.HasField("snapshot") else None,
+        type=_enum(MessageType, m.type, "message type"), to=m.to, from_=getattr(m, "from"), term=m.term,
+        log_term=m.log_term, index=m.index, entries=tuple(entry_from_proto(e) for e in m.entries),
+        commit=m.commit, snapshot=snapshot_from_proto(m.snapshot) if m.HasField("snapshot") else None,
         reject=m.reject, reject_hint=m.reject_hint, context=m.context,
     )
 
 
-def encode_message_batch(messages: Sequence[Message]) -> bytes:
+def encode_message_batch(messages: list[Message] | tuple[Message, ...]) -> bytes:
     return pb.ConsensusMessageBatch(messages=[message_to_proto(m) for m in messages]).SerializeToString()
 
 
 def decode_message_batch(data: bytes) -> list[Message]:
-    return [message_from_proto(m) for m in pb.ConsensusMessageBatch.FromString(data).messages]
+    batch = pb.ConsensusMessageBatch()
+    try:
+        batch.ParseFromString(data)
+    except DecodeError as e:
+        raise InvalidConsensusMessage(f"consensus batch is not valid protobuf: {e}") from None
+    return [message_from_proto(m) for m in batch.messages]
+
+
+def conf_change_to_proto(c: ConfChange) -> pb.ConfChange:
+    return pb.ConfChange(type=int(c.type), node_id=c.node_id, stake=c.stake, context=c.context)
+
+
+def conf_change_from_proto(m: pb.ConfChange) -> ConfChange:
+    return ConfChange(_enum(ConfChangeType, m.type, "conf change type"), m.node_id, m.stake, m.context)
 
 
 def knobs_to_proto(k: BatchKnobs) -> pb.BatchKnobs:
@@ -102,11 +110,28 @@ def knobs_to_proto(k: BatchKnobs) -> pb.BatchKnobs:
                          heartbeat_ticks=k.heartbeat_ticks)
 
 
-def status_to_proto(s: ConsensusStatus, height: int | None = None) -> pb.ConsensusStatus:
-    """`height`: the driver's latest applied block height (the core does not know blocks)."""
+def knobs_from_proto(m: pb.BatchKnobs) -> BatchKnobs:
+    """Field values are not range-checked here: `RawNode.set_knobs` validates them."""
+    return BatchKnobs(m.max_batch_txs, m.batch_wait_ms, m.max_inflight_appends, m.election_ticks, m.heartbeat_ticks)
+
+
+def replica_progress_to_proto(p: ReplicaProgress) -> pb.ReplicaProgress:
+    return pb.ReplicaProgress(node_id=p.node_id, match_index=p.match_index, next_index=p.next_index, lag=p.lag,
+                              recent_active=p.recent_active, learner=p.learner)
+
+
+def replica_progress_from_proto(m: pb.ReplicaProgress) -> ReplicaProgress:
+    return ReplicaProgress(m.node_id, m.match_index, m.next_index, m.lag, m.recent_active, m.learner)
+
+
+def status_to_proto(s: ConsensusStatus) -> pb.ConsensusStatus:
     return pb.ConsensusStatus(
         term=s.term, leader_id=s.leader_id, commit_index=s.commit_index, applied_index=s.applied_index,
-        replicas=[pb.ReplicaProgress(node_id=r.node_id, match_index=r.match_index, next_index=r.next_index, lag=r.lag,
-                                     recent_active=r.recent_active, learner=r.learner) for r in s.replicas],
-        knobs=knobs_to_proto(s.knobs), height=s.height if height is None else height,
+        replicas=[replica_progress_to_proto(p) for p in s.replicas], knobs=knobs_to_proto(s.knobs), height=s.height,
     )
+
+
+def status_from_proto(m: pb.ConsensusStatus) -> ConsensusStatus:
+    return ConsensusStatus(m.term, m.leader_id, m.commit_index, m.applied_index,
+                           tuple(replica_progress_from_proto(p) for p in m.replicas), knobs_from_proto(m.knobs),
+                           m.height)
