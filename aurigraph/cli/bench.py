@@ -1,4 +1,4 @@
-"""`aurigraph bench crypto`: run a benchmark, print it, and write its JSON result."""
+"""`aurigraph bench crypto|node|consensus`: run a benchmark, print it, and write its JSON result."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from aurigraph.bench import crypto
+from aurigraph.bench import consensus, crypto
 from aurigraph.bench.results import DEFAULT_RESULTS_DIR, write_result
 from aurigraph.cli.common import CliError
 from aurigraph.crypto import Scheme
@@ -23,6 +23,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--out-dir", type=Path, default=DEFAULT_RESULTS_DIR)
     c.add_argument("--json", action="store_true", help="print the JSON result instead of a table")
     c.set_defaults(func=cmd_crypto)
+
+    k = b_sub.add_parser("consensus", help="entries/s and txs/s through a 3-replica in-memory consensus core, "
+                         "vs a bare replicated list")
+    k.add_argument("--entries", type=int, default=2_000, help="entries per round and batch size")
+    k.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median counts)")
+    k.add_argument("--window", type=int, default=256, help="proposals in flight (and max in-flight appends)")
+    k.add_argument("--out-dir", type=Path, default=DEFAULT_RESULTS_DIR)
+    k.add_argument("--json", action="store_true", help="print the JSON result instead of a table")
+    k.set_defaults(func=cmd_consensus)
 
     n = b_sub.add_parser("node", help="committed TPS and finality through a node, vs the bare all-core verify rate")
     n.add_argument("--address", help="a running node's Ray address (from `aurigraph up`); default: start a "
@@ -46,6 +55,16 @@ def cmd_crypto(args: argparse.Namespace) -> int:
     result = crypto.run(args.batch, args.rounds, lambda msg: print(msg, file=sys.stderr, flush=True))
     path = write_result("crypto", result, args.out_dir)
     print(json.dumps(result, indent=2) if args.json else crypto.format_table(result))
+    print(f"result written to {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_consensus(args: argparse.Namespace) -> int:
+    if min(args.entries, args.rounds, args.window) < 1:
+        raise CliError("--entries, --rounds and --window must be >= 1")
+    result = consensus.run(args.entries, args.rounds, args.window, lambda msg: print(msg, file=sys.stderr, flush=True))
+    path = write_result("consensus", result, args.out_dir)
+    print(json.dumps(result, indent=2) if args.json else consensus.format_table(result))
     print(f"result written to {path}", file=sys.stderr)
     return 0
 
