@@ -18,11 +18,11 @@ $(STAMP): pyproject.toml requirements.lock
 
 setup: $(STAMP)
 
-# Until the Ray runtime lands (issue 5: `aurigraph up`), "running the node" means proving this
-# installation works end to end: keys, signatures, codec, validation, block building and replay.
+# Checks the installation end to end (a few seconds), then runs the node until Ctrl-C.
+# Pass flags with UP_ARGS, e.g. make up UP_ARGS='--data-dir /srv/aurigraph --replicas 5'.
 up: setup
 	$(VENV)/bin/aurigraph selfcheck
-	@echo "The distributed node (aurigraph up) is not built yet; see README.md, Status."
+	$(VENV)/bin/aurigraph up $(UP_ARGS)
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -32,6 +32,7 @@ protos: setup
 
 bench: setup
 	$(VENV)/bin/aurigraph bench crypto
+	$(VENV)/bin/aurigraph bench node
 
 # Re-pin requirements.lock from a clean resolve of pyproject.toml's ranges.
 lock:
