@@ -10,6 +10,7 @@ the driver. A replica whose state diverges halts: it stops processing and report
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import secrets
@@ -169,8 +170,8 @@ class ConsensusReplica:
     # --- queries --------------------------------------------------------------------------------
 
     async def status(self) -> bytes:
-        status = self.driver.node.status()
-        return status_to_proto(status, height=self.driver.ledger.head.height).SerializeToString()
+        status = dataclasses.replace(self.driver.node.status(), height=self.driver.ledger.head.height)
+        return status_to_proto(status).SerializeToString()
 
     async def ping(self) -> bool:
         return True

@@ -10,6 +10,7 @@ import ray
 
 from aurigraph.ledger import Rejection, block_hash
 from aurigraph.node.replica import TxStatus
+from aurigraph.v1 import consensus_pb2
 from tests.integration.runtime.conftest import chain_of, replica, wait_until
 
 
@@ -93,3 +94,13 @@ def test_follower_killed_and_restarted_catches_up(running_node):
     wait_until(lambda: ray.get(replica(follower).health.remote())["height"] == heights()[leader], timeout_s=90,
                what="the restarted follower to catch up")
     _assert_each_acknowledged_once(client)
+
+
+def test_status_reports_leader_term_and_height(running_node):
+    node, client, _ = running_node
+    leader = ray.get(node.ingress.leader.remote())
+    status = consensus_pb2.ConsensusStatus.FromString(ray.get(replica(leader).status.remote()))
+    assert status.leader_id == leader and status.term >= 1
+    assert status.height == ray.get(replica(leader).health.remote())["height"]
+    assert status.commit_index >= status.height and len(status.replicas) == 3
+    assert status.knobs.max_batch_txs == 10_000
