@@ -75,6 +75,7 @@ class Raft:
         self.lead_transferee = NONE
         self.pending_conf_index = 0
         self.stake_cooldown_ticks = 0
+        self.commit_to_announce = False  # the leader's commit index advanced; see announce_commit
         self.become_follower(self.term, NONE)
 
     # --- small queries -----------------------------------------------------------------------
@@ -435,7 +436,7 @@ class Raft:
         elif pr.state == ProgressState.REPLICATE:
             pr.inflights.free_le(m.index)
         if self.maybe_commit():
-            self.bcast_append()  # followers learn the new commit index
+            self.commit_to_announce = True
         elif was_paused:
             self.send_append(m.from_)
         while self.send_append(m.from_, send_if_empty=False):
@@ -458,7 +459,23 @@ class Raft:
         """The leader's own log is durable up to `index` (called from `RawNode.advance`)."""
         if self.state == StateRole.LEADER and self.tracker.progress[self.id].maybe_update(index):
             if self.maybe_commit():
-                self.bcast_append()
+                self.commit_to_announce = True
+
+    def announce_commit(self) -> None:
+        """Tell followers a commit index that advanced since the last Ready.
+
+        Commits advance on every acknowledgement; announcing each one would double the messages.
+        Instead `RawNode.ready()` calls this once: a follower already sent an append carrying the
+        current commit index in this Ready gets nothing more.
+        """
+        self.commit_to_announce = False
+        if self.state != StateRole.LEADER:
+            return
+        committed = self.log.committed
+        told = {m.to for m in self.msgs if m.type == MT.APPEND and m.commit == committed}
+        for node_id in self.tracker.progress:
+            if node_id != self.id and node_id not in told:
+                self.send_append(node_id)
 
     def report_snapshot(self, to: int, ok: bool) -> None:
         pr = self.tracker.progress.get(to)
