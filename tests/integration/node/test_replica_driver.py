@@ -4,7 +4,7 @@ leader loses nothing acknowledged, a restarted replica catches up from its disk 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -158,3 +158,11 @@ def test_leader_crash_loses_nothing_acknowledged_and_restart_catches_up(cluster,
     assert len(seen) == len(set(seen))
     dropped = {t for t, o in cluster.outcomes.items() if o.status is TxStatus.DROPPED}
     assert not dropped & set(cluster.acknowledged)
+
+
+def test_full_pool_answers_retry_after_instead_of_growing(cluster, chain):
+    leader = cluster.wait_for_leader()
+    leader.settings = replace(leader.settings, max_pending_txs=5)
+    results = leader.submit(make_txs(cluster, chain, 0, 0, 8))
+    assert [r.retry_after_ms > 0 for r in results] == [False] * 5 + [True] * 3
+    assert leader.pending_count == 5 and all(r.status is TxStatus.PENDING for r in results)
