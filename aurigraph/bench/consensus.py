@@ -22,7 +22,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from aurigraph.consensus import Config, ConfState, Entry, EntryType, MemoryStorage, Message, MessageType, RawNode
+from aurigraph.consensus import (
+    Config,
+    ConfState,
+    Entry,
+    EntryType,
+    MemoryStorage,
+    Message,
+    MessageType,
+    RawNode,
+)
 
 TX_BYTES = 200
 REPLICAS = (1, 2, 3)

@@ -10,8 +10,19 @@ from __future__ import annotations
 from google.protobuf.message import DecodeError
 
 from aurigraph.consensus import (
-    BatchKnobs, ConfChange, ConfChangeType, ConfState, ConsensusStatus, Entry, EntryType, HardState, Message,
-    MessageType, ReplicaProgress, Snapshot, SnapshotMetadata,
+    BatchKnobs,
+    ConfChange,
+    ConfChangeType,
+    ConfState,
+    ConsensusStatus,
+    Entry,
+    EntryType,
+    HardState,
+    Message,
+    MessageType,
+    ReplicaProgress,
+    Snapshot,
+    SnapshotMetadata,
 )
 from aurigraph.v1 import consensus_pb2 as pb
 

@@ -5,10 +5,16 @@ Import what a driver needs from here: `RawNode` and its `Ready`, `Config`, `Memo
 core does no I/O, uses no threads or wall clock, and takes its randomness as a `random.Random`.
 """
 
-from aurigraph.consensus.config import Config
 from aurigraph.consensus.confchange import decode_conf_change, encode_conf_change
+from aurigraph.consensus.config import Config
 from aurigraph.consensus.errors import (
-    Compacted, ConfChangeRejected, ConfigError, ConsensusError, NotLeader, ProposalDropped, SnapshotOutOfDate,
+    Compacted,
+    ConfChangeRejected,
+    ConfigError,
+    ConsensusError,
+    NotLeader,
+    ProposalDropped,
+    SnapshotOutOfDate,
     Unavailable,
 )
 from aurigraph.consensus.raft import StateRole
@@ -16,8 +22,19 @@ from aurigraph.consensus.rawnode import RawNode, Ready, SoftState
 from aurigraph.consensus.read_only import ReadState
 from aurigraph.consensus.storage import MemoryStorage, Storage
 from aurigraph.consensus.types import (
-    BatchKnobs, ConfChange, ConfChangeType, ConfState, ConsensusStatus, Entry, EntryType, HardState, Message,
-    MessageType, ReplicaProgress, Snapshot, SnapshotMetadata,
+    BatchKnobs,
+    ConfChange,
+    ConfChangeType,
+    ConfState,
+    ConsensusStatus,
+    Entry,
+    EntryType,
+    HardState,
+    Message,
+    MessageType,
+    ReplicaProgress,
+    Snapshot,
+    SnapshotMetadata,
 )
 
 __all__ = [

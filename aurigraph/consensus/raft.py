@@ -8,22 +8,7 @@ draws from the `random.Random` injected into the constructor.
 Beyond the paper: pre-vote (§9.6 of the dissertation) and check-quorum with a leader lease, so a
 partitioned replica cannot disrupt a healthy leader when it rejoins; leader transfer (TimeoutNow,
 §3.10); ReadIndex (§6.4); single-node membership changes (see confchange.py); and stake-weighted
-leadership.
-
-Stake-weighted leadership. Stake never changes quorums (one voter, one vote); it changes who leads:
-1. Election timeouts. With E = `election_ticks`, a voter with stake s, and S the largest voter stake,
-   the randomized timeout is drawn uniformly from [E + shift, 2E + shift) with
-   shift = floor(E * (S - s) / S). The top-stake voters use [E, 2E); a voter with a tiny stake waits
-   up to twice as long. Among replicas whose logs are up to date (only those can win, §5.4.1), the
-   higher stake therefore times out, campaigns and wins first; ranges still overlap, so a
-   crashed high-stake voter only delays elections, never blocks them.
-2. Hand-over. Every heartbeat interval, a leader that sees a voter with strictly higher stake that
-   is recently active and has its whole log (match == last index) transfers leadership to it
-   (TimeoutNow); among several it picks the highest stake, then the lowest id.
-   Safeguards against ping-pong: transfers only go to strictly higher stake, so a chain of
-   transfers ends at a top-stake voter and never comes back; a new leader, and a leader whose
-   transfer timed out (after `election_ticks`), waits `stake_transfer_cooldown_ticks` before trying.
-   Proposals are refused (`ProposalDropped`) while a transfer is under way.
+leadership (the rules are documented in stake.py).
 """
 
 from __future__ import annotations
@@ -31,15 +16,18 @@ from __future__ import annotations
 import enum
 import random
 
-from aurigraph.consensus.config import Config
 from aurigraph.consensus.confchange import apply_to_conf_state, check_conf_change, decode_conf_change
+from aurigraph.consensus.config import Config
 from aurigraph.consensus.errors import Compacted, ConfChangeRejected, NotLeader, ProposalDropped
 from aurigraph.consensus.log import RaftLog
 from aurigraph.consensus.quorum import VoteResult
 from aurigraph.consensus.read_only import ReadOnly, ReadState
+from aurigraph.consensus.stake import election_timeout_ticks, transfer_target
 from aurigraph.consensus.storage import Storage
 from aurigraph.consensus.tracker import ProgressState, ProgressTracker
-from aurigraph.consensus.types import ConfChange, ConfState, Entry, EntryType, HardState, Message, Snapshot
+from aurigraph.consensus.types import (
+    ConfChange, ConfChangeType, ConfState, Entry, EntryType, HardState, Message, Snapshot,
+)
 from aurigraph.consensus.types import MessageType as MT
 
 NONE = 0
@@ -114,11 +102,8 @@ class Raft:
         self.pending_read_index.clear()
 
     def reset_randomized_election_timeout(self) -> None:
-        ticks = self.config.election_ticks
-        stakes = [self.conf_state.stake_of(v) for v in self.tracker.voters] or [1]
-        top = max(stakes)
-        shift = ticks * (top - min(self.conf_state.stake_of(self.id), top)) // top
-        self.randomized_election_timeout = ticks + shift + self.rng.randrange(ticks)
+        self.randomized_election_timeout = election_timeout_ticks(
+            self.conf_state, self.id, self.config.election_ticks, self.rng)
 
     def become_follower(self, term: int, lead: int) -> None:
         self.reset(term)
@@ -457,9 +442,9 @@ class Raft:
 
     def self_ack(self, index: int) -> None:
         """The leader's own log is durable up to `index` (called from `RawNode.advance`)."""
-        if self.state == StateRole.LEADER and self.tracker.progress[self.id].maybe_update(index):
-            if self.maybe_commit():
-                self.commit_to_announce = True
+        leader = self.state == StateRole.LEADER
+        if leader and self.tracker.progress[self.id].maybe_update(index) and self.maybe_commit():
+            self.commit_to_announce = True
 
     def announce_commit(self) -> None:
         """Tell followers a commit index that advanced since the last Ready.
@@ -498,11 +483,25 @@ class Raft:
             if self.pending_conf_index > self.log.applied:
                 raise ConfChangeRejected(f"a membership change at index {self.pending_conf_index} is not yet "
                                          f"applied (applied index {self.log.applied})")
-            check_conf_change(self.conf_state, decode_conf_change(data))
+            cc = decode_conf_change(data)
+            check_conf_change(self.conf_state, cc)
+            self.check_promotion_caught_up(cc)
             self.pending_conf_index = index
         self.log.append([Entry(self.term, index, entry_type, data)])
         self.bcast_append()
         return index
+
+    def check_promotion_caught_up(self, cc: ConfChange) -> None:
+        """A voter joins as a learner first and is promoted only once it holds the committed log:
+        a lagging new voter would count toward quorums it cannot yet help form."""
+        if cc.type != ConfChangeType.ADD_VOTER:
+            return
+        pr = self.tracker.progress.get(cc.node_id)
+        if pr is None:
+            raise ConfChangeRejected(f"node {cc.node_id} must join as a learner before it becomes a voter")
+        if pr.match < self.log.committed:
+            raise ConfChangeRejected(f"learner {cc.node_id} has not caught up (match {pr.match}, "
+                                     f"commit {self.log.committed})")
 
     def apply_conf_change(self, cc: ConfChange) -> ConfState:
         conf_state = apply_to_conf_state(self.conf_state, cc)
@@ -549,13 +548,11 @@ class Raft:
     def maybe_transfer_to_higher_stake(self) -> None:
         if not self.config.stake_leader_transfer or self.lead_transferee != NONE or self.stake_cooldown_ticks:
             return
-        own = self.conf_state.stake_of(self.id)
         last = self.log.last_index()
-        ready = [v for v in self.tracker.voters
-                 if self.conf_state.stake_of(v) > own and self.tracker.progress[v].match == last
-                 and self.tracker.progress[v].recent_active]
-        if ready:
-            self.handle_transfer_leader(max(ready, key=lambda v: (self.conf_state.stake_of(v), -v)))
+        caught_up = [v for v, pr in self.tracker.progress.items() if pr.match == last and pr.recent_active]
+        target = transfer_target(self.conf_state, self.id, caught_up)
+        if target is not None:
+            self.handle_transfer_leader(target)
 
     # --- ReadIndex (§6.4) --------------------------------------------------------------------
     def read_index(self, request_ctx: bytes) -> None:

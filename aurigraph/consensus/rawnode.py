@@ -26,15 +26,23 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from aurigraph.consensus.config import Config
 from aurigraph.consensus.confchange import encode_conf_change
+from aurigraph.consensus.config import Config
 from aurigraph.consensus.errors import ConsensusError, NotLeader
 from aurigraph.consensus.raft import Raft, StateRole
 from aurigraph.consensus.read_only import ReadState
 from aurigraph.consensus.storage import Storage
 from aurigraph.consensus.tracker import ProgressState
 from aurigraph.consensus.types import (
-    BatchKnobs, ConfChange, ConfState, ConsensusStatus, Entry, EntryType, HardState, Message, ReplicaProgress,
+    BatchKnobs,
+    ConfChange,
+    ConfState,
+    ConsensusStatus,
+    Entry,
+    EntryType,
+    HardState,
+    Message,
+    ReplicaProgress,
     Snapshot,
 )
 

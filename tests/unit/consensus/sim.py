@@ -17,8 +17,18 @@ import random
 from dataclasses import dataclass, field
 
 from aurigraph.consensus import (
-    Config, ConfChange, ConfChangeType, ConfState, ConsensusError, EntryType, MemoryStorage, Message,
-    MessageType, RawNode, StateRole, decode_conf_change,
+    ConfChange,
+    ConfChangeType,
+    Config,
+    ConfState,
+    ConsensusError,
+    EntryType,
+    MemoryStorage,
+    Message,
+    MessageType,
+    RawNode,
+    StateRole,
+    decode_conf_change,
 )
 
 

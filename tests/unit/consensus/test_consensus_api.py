@@ -8,9 +8,26 @@ import dataclasses
 import pytest
 
 from aurigraph.consensus import (
-    BatchKnobs, Compacted, ConfChange, ConfChangeType, ConfState, Config, ConfigError, ConsensusError, Entry,
-    MemoryStorage, Message, MessageType as MT, NotLeader, SnapshotOutOfDate, StateRole, Unavailable,
-    decode_conf_change, encode_conf_change,
+    BatchKnobs,
+    Compacted,
+    ConfChange,
+    ConfChangeType,
+    Config,
+    ConfigError,
+    ConfState,
+    ConsensusError,
+    Entry,
+    MemoryStorage,
+    Message,
+    NotLeader,
+    SnapshotOutOfDate,
+    StateRole,
+    Unavailable,
+    decode_conf_change,
+    encode_conf_change,
+)
+from aurigraph.consensus import (
+    MessageType as MT,
 )
 from aurigraph.consensus.confchange import apply_to_conf_state, check_conf_change
 from aurigraph.consensus.errors import ConfChangeRejected

@@ -11,8 +11,21 @@ from hypothesis import strategies as st
 
 from aurigraph.codec import consensus as codec
 from aurigraph.consensus import (
-    BatchKnobs, ConfChange, ConfChangeType, ConfState, ConsensusStatus, Entry, EntryType, HardState, Message,
-    MessageType, ReplicaProgress, Snapshot, SnapshotMetadata, encode_conf_change, types,
+    BatchKnobs,
+    ConfChange,
+    ConfChangeType,
+    ConfState,
+    ConsensusStatus,
+    Entry,
+    EntryType,
+    HardState,
+    Message,
+    MessageType,
+    ReplicaProgress,
+    Snapshot,
+    SnapshotMetadata,
+    encode_conf_change,
+    types,
 )
 from aurigraph.v1 import consensus_pb2 as pb
 

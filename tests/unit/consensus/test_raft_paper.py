@@ -8,8 +8,22 @@ import random
 import pytest
 
 from aurigraph.consensus import (
-    ConfChange, ConfChangeRejected, ConfChangeType, ConfState, Config, Entry, HardState, MemoryStorage, Message,
-    MessageType as MT, NotLeader, ProposalDropped, RawNode, StateRole,
+    ConfChange,
+    ConfChangeRejected,
+    ConfChangeType,
+    Config,
+    ConfState,
+    Entry,
+    HardState,
+    MemoryStorage,
+    Message,
+    NotLeader,
+    ProposalDropped,
+    RawNode,
+    StateRole,
+)
+from aurigraph.consensus import (
+    MessageType as MT,
 )
 
 
@@ -268,3 +282,16 @@ def test_removed_leader_steps_down() -> None:
     elect(leader)
     leader.apply_conf_change(ConfChange(ConfChangeType.REMOVE_NODE, 1))
     assert leader.raft.state == StateRole.FOLLOWER and not leader.raft.promotable()
+
+
+def test_membership_voters_join_as_learners_and_are_promoted_only_when_caught_up() -> None:
+    leader = make_node()
+    elect(leader)
+    ack(leader, 2, 2)
+    with pytest.raises(ConfChangeRejected, match="must join as a learner"):
+        leader.propose_conf_change(ConfChange(ConfChangeType.ADD_VOTER, 4))
+    leader.apply_conf_change(ConfChange(ConfChangeType.ADD_LEARNER, 4))
+    with pytest.raises(ConfChangeRejected, match="has not caught up"):
+        leader.propose_conf_change(ConfChange(ConfChangeType.ADD_VOTER, 4))
+    ack(leader, 4, 2)
+    leader.propose_conf_change(ConfChange(ConfChangeType.ADD_VOTER, 4))

@@ -24,8 +24,20 @@ import random
 import shlex
 
 from aurigraph.consensus import (
-    BatchKnobs, Config, ConfChange, ConfChangeType, ConfState, ConsensusError, Entry, EntryType, MemoryStorage,
-    Message, RawNode, Ready, StateRole, decode_conf_change,
+    BatchKnobs,
+    ConfChange,
+    ConfChangeType,
+    Config,
+    ConfState,
+    ConsensusError,
+    Entry,
+    EntryType,
+    MemoryStorage,
+    Message,
+    RawNode,
+    Ready,
+    StateRole,
+    decode_conf_change,
 )
 from tests.unit.consensus.sim import Checker, SimNode, decode_app_state, encode_app_state
 
