@@ -7,9 +7,13 @@ membership changes, checking the Raft safety properties after every step; it the
 and checks liveness (a leader emerges and proposals commit on every member).
 
 Profiles vary the configuration, because some bugs only show without the extensions that mask
-them: the mutation "commit an entry of a previous term by counting replicas" (Raft §5.4.2,
-Figure 8) is caught by `classic` (no pre-vote, no check-quorum, one entry per append) within about a
-hundred seeds, while `default` alone rarely hits it.
+them. Mutation check (2026-11-25): with `RaftLog.maybe_commit` changed to commit any index a quorum
+holds, whatever its term (Raft §5.4.2, Figure 8), this suite failed in `classic` (no pre-vote, no
+check-quorum, one entry per append): seeds 59 and 120 with 3 voters and 21 and 60 with 7 voters,
+e.g. "leader completeness: leader 3 of term 11 lacks committed entry 5 (term 2)", and
+`test_s5_4_2_leader_never_commits_previous_term_entries_by_counting_replicas` failed too. The
+`default`, `prevote` and `membership` profiles did not catch it. The rule was then restored; those
+seeds are kept below as regression cases.
 """
 
 from __future__ import annotations
@@ -37,10 +41,10 @@ PROFILES: dict[str, dict] = {
 
 # (profile, voters, blocks of SEEDS_PER_BLOCK seeds) in the default run.
 PLAN = [
-    ("default", 3, 4), ("default", 5, 4), ("default", 7, 2),
-    ("classic", 3, 4), ("classic", 5, 4), ("classic", 7, 2),
-    ("prevote", 3, 2), ("prevote", 5, 2),
-    ("membership", 3, 2), ("membership", 5, 2),
+    ("default", 3, 6), ("default", 5, 6), ("default", 7, 3),
+    ("classic", 3, 6), ("classic", 5, 6), ("classic", 7, 3),
+    ("prevote", 3, 3), ("prevote", 5, 3),
+    ("membership", 3, 3), ("membership", 5, 3),
 ]
 
 # Every seed that ever failed, kept forever: (profile, voters, seed, chaos steps, what it found).
@@ -55,6 +59,10 @@ REGRESSIONS = [
     ("default", 3, 69, 300, "harness: liveness check demanded proposals lost in a leader hand-over"),
     ("default", 3, 89, 300, "harness: liveness check demanded proposals lost in a leader hand-over"),
     ("default", 7, 140, 300, "harness: liveness check demanded proposals lost in a leader hand-over"),
+    ("classic", 3, 59, 300, "mutation: a previous-term entry committed by counting replicas was lost"),
+    ("classic", 3, 120, 300, "mutation: a previous-term entry committed by counting replicas was lost"),
+    ("classic", 7, 21, 300, "mutation: a previous-term entry committed by counting replicas was lost"),
+    ("classic", 7, 60, 300, "mutation: a previous-term entry committed by counting replicas was lost"),
     ("classic", 7, 10052, 2000, "no leader for good: stale high-stake candidates kept resetting the "
                                 "election timer of the only up-to-date (low-stake) replica"),
 ]
