@@ -2,6 +2,9 @@
 
 `start_node` connects to Ray (a fresh local instance, which picks free ports — never Redis's
 6379 — or `address`), starts the supervisor, which starts everything else, and waits for a leader.
+
+Ray token authentication is configured before Ray is imported, by the CLI commands
+(`aurigraph.node.ray_auth`); code that calls `start_node` in-process (tests) gets Ray's defaults.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from dataclasses import dataclass
 
 import ray
 
-from actors.supervisor import INGRESS_NAME, NAMESPACE, SUPERVISOR_NAME, Supervisor
+from actors.supervisor import INGRESS_NAME, NAMESPACE, SUPERVISOR_NAME, Supervisor, replica_name
 from aurigraph.node.config import NodeSettings
 
 
@@ -19,6 +22,7 @@ class NodeHandle:
     supervisor: object
     ingress: object
     leader: int
+    height: int  # the leader's applied height when the node came up
     address: str
     owns_ray: bool
     ingress_name: str = INGRESS_NAME
@@ -32,12 +36,19 @@ class NodeHandle:
             ray.shutdown()
 
 
+def connect_ray(address: str | None) -> bool:
+    """Connect this process to Ray (starting a local instance without `address`); True if it did."""
+    if ray.is_initialized():
+        return False
+    ray.init(address=address, namespace=NAMESPACE, logging_level="WARNING")
+    return True
+
+
 def start_node(settings: NodeSettings, address: str | None = None, leader_timeout_s: float = 60.0) -> NodeHandle:
-    owns_ray = not ray.is_initialized()
-    if owns_ray:
-        ray.init(address=address, namespace=NAMESPACE, logging_level="WARNING", log_to_driver=True)
+    owns_ray = connect_ray(address)
     supervisor = Supervisor.options(name=SUPERVISOR_NAME, namespace=NAMESPACE).remote(settings.model_dump_json())
     ray.get(supervisor.start.remote())
     leader = ray.get(supervisor.wait_for_leader.remote(leader_timeout_s))
     ingress = ray.get_actor(INGRESS_NAME, namespace=NAMESPACE)
-    return NodeHandle(supervisor, ingress, leader, ray.get_runtime_context().gcs_address, owns_ray)
+    height = ray.get(ray.get_actor(replica_name(leader), namespace=NAMESPACE).health.remote())["height"]
+    return NodeHandle(supervisor, ingress, leader, height, ray.get_runtime_context().gcs_address, owns_ray)

@@ -76,15 +76,20 @@ def _progress(message: str) -> None:
 def cmd_node(args: argparse.Namespace) -> int:
     import tempfile
 
+    from aurigraph.node.datadir import DataDir, prepare
+    from aurigraph.node.ray_auth import configure_ray_auth
+
+    if args.address:
+        configure_ray_auth(DataDir(args.data_dir), local=False)  # before Ray is imported
+
     import ray
 
     from actors.client import NodeClient
-    from actors.launcher import start_node
+    from actors.launcher import connect_ray, start_node
     from actors.supervisor import INGRESS_NAME, NAMESPACE
     from aurigraph.bench import node as node_bench
     from aurigraph.keystore import load_keypair
     from aurigraph.node.config import NodeSettings
-    from aurigraph.node.datadir import DataDir, prepare
 
     if min(args.txs, args.batch_size, args.concurrency, args.replicas) < 1 or args.txs < args.concurrency:
         raise CliError("--txs, --batch-size, --concurrency and --replicas must be >= 1, and --txs >= --concurrency")
@@ -92,7 +97,7 @@ def cmd_node(args: argparse.Namespace) -> int:
     started_node, tmp = None, None
     if args.address:
         data = DataDir(args.data_dir)
-        ray.init(address=args.address, namespace=NAMESPACE, logging_level="WARNING")
+        connect_ray(args.address)
         ingress = ray.get_actor(INGRESS_NAME, namespace=NAMESPACE)
         replicas = len(data.load_genesis().validators)
     else:

@@ -17,6 +17,7 @@ from pathlib import Path
 from aurigraph.cli.common import CliError
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir, prepare
+from aurigraph.node.ray_auth import configure_ray_auth
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,14 +49,17 @@ def cmd_up(args: argparse.Namespace) -> int:
     genesis = prepare(DataDir(settings.data_dir), settings.chain_id, settings.replicas)
     if len(genesis.validators) != settings.replicas:
         settings = settings.model_copy(update={"replicas": len(genesis.validators)})
-    from actors.launcher import start_node  # imports Ray: only for this command
+    configure_ray_auth(DataDir(settings.data_dir), local=args.address is None)
+    from actors.launcher import start_node  # imports Ray: only for this command, after the auth settings
 
     print(f"starting Ray {'at ' + args.address if args.address else 'locally'} …", flush=True)
     node = start_node(settings, address=args.address)
-    print(f"node up: chain {genesis.chain_id}, {settings.replicas} replicas (leader: replica {node.leader}), "
+    print(f"node up: chain {genesis.chain_id} at height {node.height}, {settings.replicas} replicas "
+          f"(leader: replica {node.leader}), "
           f"{settings.validators} validators, {settings.shards} shards", flush=True)
     print(f"submit through Ray actor '{node.ingress_name}' in namespace '{node.namespace}' "
-          f"(aurigraph bench --address {node.address}); data in {settings.data_dir}", flush=True)
+          f""
+          f"(try: aurigraph bench node --address {node.address} --data-dir {settings.data_dir})", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

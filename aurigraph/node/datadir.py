@@ -3,6 +3,7 @@
     <data_dir>/genesis.json
     <data_dir>/keys/node-<id>.key       validator keys, encrypted (see `aurigraph.keystore`)
     <data_dir>/keys/passphrase          dev only: created when no passphrase is configured
+    <data_dir>/keys/ray_auth_token      Ray token of a node on a local Ray instance
     <data_dir>/replica-<id>/{log,ledger}
     <data_dir>/shard-<n>/archive
 
@@ -41,6 +42,11 @@ class DataDir:
     @property
     def faucet_key(self) -> Path:
         return self.root / "keys" / "faucet.key"
+
+    @property
+    def ray_token(self) -> Path:
+        """The Ray auth token of a node on a local Ray instance (see `actors.launcher`)."""
+        return self.root / "keys" / "ray_auth_token"
 
     def replica(self, node_id: int) -> Path:
         return self.root / f"replica-{node_id}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,18 +17,36 @@ def run(*args: str, timeout: int = 240) -> subprocess.CompletedProcess:
     return subprocess.run([EXE, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
-def test_up_creates_a_chain_and_a_restart_continues_it(tmp_path):
-    args = ["up", "--data-dir", str(tmp_path), "--validators", "1", "--shards", "1", "--run-for-s", "1"]
-    first = run(*args)
-    assert first.returncode == 0, first.stderr[-2000:]
-    assert "node up: chain aurigraph-devnet, 3 replicas" in first.stdout
+def test_up_then_bench_attaches_with_the_token_then_restart_continues(tmp_path):
+    """The operator's path: `aurigraph up`, a client in another process (sharing the cluster's Ray
+    token through the data dir), Ctrl-C (SIGTERM), and a restart that continues the same chain."""
+    up = subprocess.Popen([EXE, "up", "--data-dir", str(tmp_path), "--validators", "1", "--shards", "1"],
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        while not any("--address" in line for line in lines):
+            line = up.stdout.readline()
+            assert line, "aurigraph up exited early:\n" + "".join(lines)
+            lines.append(line)
+        output = "".join(lines)
+        assert "node up: chain aurigraph-devnet at height 0, 3 replicas" in output
+        address = re.search(r"--address (\S+)", output).group(1)
+        token = tmp_path / "keys" / "ray_auth_token"
+        assert token.exists() and oct(token.stat().st_mode & 0o777) == "0o600"
+        bench = run("bench", "node", "--address", address, "--data-dir", str(tmp_path), "--txs", "200",
+                    "--batch-size", "50", "--concurrency", "2", "--out-dir", str(tmp_path / "results"), "--json")
+        assert bench.returncode == 0, bench.stderr[-2000:]
+        assert json.loads(bench.stdout)["txs"] == 200
+    finally:
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(timeout=60) == 0
     genesis = (tmp_path / "genesis.json").read_text()
-    assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == [
-        "faucet.key", "node-1.key", "node-2.key", "node-3.key", "passphrase"]
-    second = run(*args)
-    assert second.returncode == 0, second.stderr[-2000:]
-    assert f"using {tmp_path / 'genesis.json'}" in second.stdout
+    again = run("up", "--data-dir", str(tmp_path), "--validators", "1", "--shards", "1", "--run-for-s", "1")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"using {tmp_path / 'genesis.json'}" in again.stdout
     assert (tmp_path / "genesis.json").read_text() == genesis
+    height = int(re.search(r"at height (\d+)", again.stdout).group(1))
+    assert height >= 2, "the restarted node did not continue the chain it committed before"
 
 
 def test_up_rejects_bad_settings(tmp_path):
