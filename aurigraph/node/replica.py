@@ -15,8 +15,10 @@ its block was committed by a quorum that had each fsync'd it, and is now durably
 Block building (leader): one block in flight at a time, built on the applied state once the whole
 log is applied — so the parent is always the applied head, even right after a leader change. A
 block takes up to `max_batch_txs` pending transactions, when that many are waiting or the oldest
-has waited `batch_wait_ms`. Candidates are ordered by (sender, nonce); a nonce gap may be filled by
-a later arrival, so such a transaction stays pending for `gap_retention_ms` before it is rejected.
+has waited `batch_wait_ms`. Senders go in order of first arrival and each sender's transactions in
+nonce order; a nonce gap may be filled by a later arrival, so such a transaction stays pending for
+`gap_retention_ms` before it is rejected. A proposal the core refuses for now (a leader transfer is
+under way) leaves its transactions pending.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from aurigraph.consensus import (
     EntryType,
     Message,
     NotLeader,
+    ProposalDropped,
     RawNode,
     Ready,
     StateRole,
@@ -256,7 +259,10 @@ class ReplicaDriver:
         now = self.now_ms()
         if len(self._pending) < knobs.max_batch_txs and now - self._oldest_pending_ms < knobs.batch_wait_ms:
             return
-        candidates = sorted(self._pending.values(), key=lambda t: (t.body.sender, t.body.nonce))
+        by_sender: dict[bytes, list[SignedTx]] = {}  # senders in order of first arrival: FIFO, no starvation
+        for tx in self._pending.values():
+            by_sender.setdefault(tx.body.sender, []).append(tx)
+        candidates = [tx for txs in by_sender.values() for tx in sorted(txs, key=lambda t: t.body.nonce)]
         built = build_block(self.ledger.head, self.ledger, candidates, proposer=self.node_key, timestamp_ms=now,
                             min_fee=self.genesis.params.min_fee, max_txs=knobs.max_batch_txs)
         for tx, reason in built.rejected:
@@ -265,14 +271,17 @@ class ReplicaDriver:
             del self._pending[tx.tx_id]
             self._gap_since_ms.pop(tx.tx_id, None)
             out.outcomes.append(TxOutcome(tx.tx_id, TxStatus.REJECTED, reason=reason, detail=reason.label))
-        included = tuple(tx.tx_id for tx in built.block.transactions)
-        for tx_id in included:
-            del self._pending[tx_id]
-            self._gap_since_ms.pop(tx_id, None)
-        self._oldest_pending_ms = now if self._pending else None
-        if included:
+        if built.block.transactions:
             data = encode_block(built.block)
-            self._in_flight = _InFlight(self.node.propose(data), data, built)
+            try:
+                index = self.node.propose(data)
+            except (ProposalDropped, NotLeader):
+                return  # e.g. a leader transfer is under way: keep the transactions pending, retry later
+            self._in_flight = _InFlight(index, data, built)
+            for tx in built.block.transactions:
+                del self._pending[tx.tx_id]
+                self._gap_since_ms.pop(tx.tx_id, None)
+        self._oldest_pending_ms = now if self._pending else None
 
     # --- queries --------------------------------------------------------------------------------
 

@@ -166,3 +166,20 @@ def test_full_pool_answers_retry_after_instead_of_growing(cluster, chain):
     results = leader.submit(make_txs(cluster, chain, 0, 0, 8))
     assert [r.retry_after_ms > 0 for r in results] == [False] * 5 + [True] * 3
     assert leader.pending_count == 5 and all(r.status is TxStatus.PENDING for r in results)
+
+
+def test_leader_transfer_mid_submission_loses_no_transaction(cluster, chain):
+    leader = cluster.wait_for_leader()
+    target = next(i for i in cluster.drivers if i != leader.node_id)
+    leader.node.transfer_leader(target)
+    txs = make_txs(cluster, chain, 0, 0, 20)
+    leader.submit(txs)  # the core refuses proposals while the transfer runs: they must stay pending
+    cluster.step(60)
+    outcomes = {t.tx_id: cluster.outcomes.get(t.tx_id) for t in txs}
+    assert all(o is not None and o.status in (TxStatus.COMMITTED, TxStatus.DROPPED) for o in outcomes.values())
+    new_leader = cluster.leader()
+    assert new_leader is not None
+    dropped = [t for t in txs if outcomes[t.tx_id].status is TxStatus.DROPPED]
+    new_leader.submit(dropped)  # what the ingress does with DROPPED transactions
+    cluster.step(20)
+    assert {t.tx_id for t in txs} <= set(cluster.acknowledged)
