@@ -81,6 +81,7 @@ class Checker:
         self.entry_at: dict[tuple[int, int], tuple[bytes, int]] = {}  # (index, term) -> (data, prev term)
         self.applied: dict[int, tuple[int, bytes]] = {}  # index -> (term, data) committed and applied
         self.payload_index: dict[bytes, int] = {}
+        self.commit_term: dict[int, int] = {}  # index -> term of the leader that committed it
         self.read_floor: dict[bytes, int] = {}  # read context -> highest committed index when asked
 
     def committed_floor(self) -> int:
@@ -102,10 +103,15 @@ class Checker:
             self.fail(f"election safety: nodes {holder} and {node_id} both lead term {term}")
 
     def check_leader_completeness(self, node_id: int, term: int, storage: MemoryStorage) -> None:
-        """Raft §5.4: a leader's log holds every entry committed before (or in) its term."""
+        """Raft §5.4: a new leader's log holds every entry committed in an earlier term.
+
+        "Committed in term c" is the term of the leader that committed it, which is the first
+        replica to apply it (the simulator handles every Ready at once). A leader of an older term
+        that wins late (a delayed vote) need not hold entries committed in newer terms.
+        """
         first = storage.first_index()
         for index, (entry_term, _) in self.applied.items():
-            if index < first or entry_term > term:
+            if index < first or self.commit_term[index] >= term:
                 continue
             if index > storage.last_index() or storage.term(index) != entry_term:
                 self.fail(f"leader completeness: leader {node_id} of term {term} lacks committed entry "
@@ -120,7 +126,8 @@ class Checker:
             if seen != (entry.data, prev_term):
                 self.fail(f"log matching: node {node_id} has entry {key} with different data or prefix")
 
-    def on_apply(self, node_id: int, entry) -> None:
+    def on_apply(self, node_id: int, entry, node_term: int) -> None:
+        self.commit_term.setdefault(entry.index, node_term)
         seen = self.applied.setdefault(entry.index, (entry.term, entry.data))
         if seen != (entry.term, entry.data):
             self.fail(f"state machine safety: node {node_id} applied {(entry.term, entry.data)!r} at "
@@ -215,7 +222,7 @@ class Cluster:
     def apply(self, sim: SimNode, entry) -> None:
         if entry.index != sim.applied_index + 1:
             self.checker.fail(f"node {sim.id} applied {entry.index} after {sim.applied_index}")
-        self.checker.on_apply(sim.id, entry)
+        self.checker.on_apply(sim.id, entry, sim.node.raft.term)
         if entry.type == EntryType.CONF_CHANGE:
             cc = decode_conf_change(entry.data)
             sim.node.apply_conf_change(cc)

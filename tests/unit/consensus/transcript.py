@@ -122,7 +122,7 @@ class TranscriptCluster:
             sim.applied_payloads = decode_app_state(rd.snapshot.data)
             sim.applied_index = rd.snapshot.metadata.index
         for entry in rd.committed_entries:
-            self.checker.on_apply(sim.id, entry)
+            self.checker.on_apply(sim.id, entry, sim.node.raft.term)
             if entry.type == EntryType.CONF_CHANGE:
                 conf = sim.node.apply_conf_change(decode_conf_change(entry.data))
                 out.append(f"  applied conf: voters={list(conf.voters)} learners={list(conf.learners)}")
