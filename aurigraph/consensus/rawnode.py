@@ -32,7 +32,6 @@ from aurigraph.consensus.errors import ConsensusError, NotLeader
 from aurigraph.consensus.raft import Raft, StateRole
 from aurigraph.consensus.read_only import ReadState
 from aurigraph.consensus.storage import Storage
-from aurigraph.consensus.tracker import ProgressState
 from aurigraph.consensus.types import (
     BatchKnobs,
     ConfChange,
@@ -219,12 +218,3 @@ class RawNode:
         """`acked_replicas / voters` for entry `index` on the leader (see `finality`)."""
         acked, voters = self.finality(index)
         return acked / voters if voters else 0.0
-
-    def progress_state(self, node_id: int) -> ProgressState | None:
-        pr = self.raft.tracker.progress.get(node_id)
-        return pr.state if pr is not None and self.raft.state == StateRole.LEADER else None
-
-    @property
-    def leader_id(self) -> int:
-        """The leader this replica knows of; 0 if none."""
-        return self.raft.lead

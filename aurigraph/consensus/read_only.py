@@ -32,9 +32,6 @@ class ReadOnly:
         self._pending: dict[bytes, ReadIndexStatus] = {}
         self._queue: list[bytes] = []
 
-    def __len__(self) -> int:
-        return len(self._queue)
-
     def add_request(self, index: int, request_ctx: bytes, request_from: int) -> bool:
         """Queue a read at `index`; False if a read with the same context is already pending."""
         if request_ctx in self._pending:

@@ -31,9 +31,6 @@ class Inflights:
         self.capacity = capacity
         self._last_indexes: deque[int] = deque()
 
-    def __len__(self) -> int:
-        return len(self._last_indexes)
-
     def full(self) -> bool:
         return len(self._last_indexes) >= self.capacity
 

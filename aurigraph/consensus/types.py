@@ -35,16 +35,6 @@ class MessageType(enum.IntEnum):
     READ_INDEX_RESPONSE = 12
     TRANSFER_LEADER = 13
 
-    @property
-    def is_response(self) -> bool:
-        return self in _RESPONSES
-
-
-_RESPONSES = frozenset({
-    MessageType.APPEND_RESPONSE, MessageType.VOTE_RESPONSE, MessageType.PRE_VOTE_RESPONSE,
-    MessageType.HEARTBEAT_RESPONSE, MessageType.READ_INDEX_RESPONSE,
-})
-
 
 class ConfChangeType(enum.IntEnum):
     ADD_VOTER = 0
@@ -126,13 +116,6 @@ class Snapshot:
 
     data: bytes = b""
     metadata: SnapshotMetadata = field(default_factory=SnapshotMetadata)
-
-    @property
-    def is_empty(self) -> bool:
-        return self.metadata.index == 0
-
-
-EMPTY_SNAPSHOT = Snapshot()
 
 
 @dataclass(frozen=True, slots=True)
