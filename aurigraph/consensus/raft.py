@@ -43,6 +43,14 @@ class StateRole(enum.Enum):
 
 
 class Raft:
+    """One replica's consensus state. Single-threaded; every method runs to completion.
+
+    Durable state is `term`, `vote` and the log's commit index (the `HardState`) plus the log: the
+    driver persists them from each `Ready` before sending its messages, so any vote or append
+    acknowledgement that leaves this replica survives a crash. Everything else (role, leader,
+    progress of followers, pending reads, timers) is volatile and rebuilt after a restart.
+    """
+
     def __init__(self, config: Config, storage: Storage, rng: random.Random) -> None:
         self.id = config.node_id
         self.config = config
