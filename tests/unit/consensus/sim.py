@@ -97,7 +97,7 @@ class Checker:
     def fail(self, message: str) -> None:
         raise SafetyViolation(message)
 
-    def on_leader(self, node_id: int, term: int, storage: MemoryStorage) -> None:
+    def on_leader(self, node_id: int, term: int) -> None:
         holder = self.leader_of_term.setdefault(term, node_id)
         if holder != node_id:
             self.fail(f"election safety: nodes {holder} and {node_id} both lead term {term}")
@@ -158,10 +158,9 @@ class Cluster:
             self.start(i)
         self.removed: set[int] = set()
         self.now = 0
-        self.in_flight: list[tuple[int, int, Message]] = []  # (deliver at step, tiebreak, message)
+        self.in_flight: list[tuple[int, float, Message]] = []  # (deliver at step, random order, message)
         self.group_of: dict[int, int] = {}  # partition: node -> side; empty = healed
         self.checker = Checker()
-        self.proposed: list[bytes] = []
         self.next_payload = 0
         self.log: list[str] = []
 
@@ -185,9 +184,6 @@ class Cluster:
 
     def record(self, event: str) -> None:
         self.log.append(f"{self.now}: {event}")
-
-    def members(self) -> list[int]:
-        return [i for i, s in self.nodes.items() if s.storage.snapshot().metadata.index and i not in self.removed]
 
     def leaders(self) -> list[SimNode]:
         return [s for s in self.nodes.values() if s.alive and s.node.raft.state == StateRole.LEADER]
@@ -246,7 +242,7 @@ class Cluster:
     def check_step(self) -> None:
         for sim in self.nodes.values():
             if sim.alive and sim.node.raft.state == StateRole.LEADER:
-                self.checker.on_leader(sim.id, sim.node.raft.term, sim.storage)
+                self.checker.on_leader(sim.id, sim.node.raft.term)
 
     # --- network -----------------------------------------------------------------------------
     def send(self, m: Message) -> None:
@@ -293,7 +289,6 @@ class Cluster:
         except ConsensusError:
             return None
         self.next_payload += 1
-        self.proposed.append(payload)
         return payload
 
     def read(self) -> None:

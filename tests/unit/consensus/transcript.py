@@ -131,7 +131,7 @@ class TranscriptCluster:
             sim.applied_index = entry.index
         sim.node.advance(rd)
         if sim.node.raft.state == StateRole.LEADER:
-            self.checker.on_leader(sim.id, sim.node.raft.term, sim.storage)
+            self.checker.on_leader(sim.id, sim.node.raft.term)
 
     def process_readies(self, ids: list[int], out: list[str]) -> bool:
         busy = [self.nodes[i] for i in ids if self.nodes[i].alive and self.nodes[i].node.has_ready()]
