@@ -16,6 +16,13 @@ The driving loop, single-threaded:
             apply(rd.committed_entries)                # 3. apply (conf changes: apply_conf_change)
             node.advance(rd)                           # 4. and acknowledge the Ready.
 
+Snapshots: when the application wants to bound the log, it records its state at its applied
+index with `storage.create_snapshot(applied, node.conf_state, state_bytes)` and then
+`storage.compact(index)` (any index up to the snapshot's). A replica that needs compacted entries
+then receives that snapshot (in `Ready.snapshot`: persist it, restore the application from its
+data) followed by the tail. The transport reports whether a snapshot reached its target with
+`report_snapshot`, so the leader knows when to resume normal replication.
+
 `ready()` may not be called again before `advance()`. Persisting before sending is what makes an
 acknowledgement mean "durably stored": a vote or an append response is only ever sent for state
 that survives a crash.

@@ -36,7 +36,7 @@ PROFILES: dict[str, dict] = {
         faults=Faults(drop=0.1, max_delay_steps=4, partition=0.04, crash=0.02, snapshot=0.01),
         config=dict(pre_vote=True, check_quorum=False, max_entries_per_append=2, election_ticks=6),
     ),
-    "membership": dict(faults=Faults(conf_change=0.01), config={}, spares=2),
+    "membership": dict(faults=Faults(conf_change=0.02), config={}, spares=2),
 }
 
 # (profile, voters, blocks of SEEDS_PER_BLOCK seeds) in the default run.
