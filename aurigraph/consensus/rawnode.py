@@ -196,6 +196,11 @@ class RawNode:
     def conf_state(self) -> ConfState:
         return self.raft.conf_state
 
+    @property
+    def leader_id(self) -> int:
+        """The leader this replica knows of; 0 if none."""
+        return self.raft.lead
+
     def status(self) -> ConsensusStatus:
         r = self.raft
         replicas: tuple[ReplicaProgress, ...] = ()

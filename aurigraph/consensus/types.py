@@ -117,6 +117,11 @@ class Snapshot:
     data: bytes = b""
     metadata: SnapshotMetadata = field(default_factory=SnapshotMetadata)
 
+    @property
+    def is_empty(self) -> bool:
+        """True for the zero snapshot (index 0): nothing to persist or restore."""
+        return self.metadata.index == 0
+
 
 @dataclass(frozen=True, slots=True)
 class Message:

@@ -225,3 +225,11 @@ def test_conf_change_no_ops_and_bad_ids_are_rejected(cc) -> None:
 def test_conf_change_promotion_moves_learner_to_voters_with_stake() -> None:
     conf = apply_to_conf_state(ConfState((1,), (4,)), ConfChange(ConfChangeType.ADD_VOTER, 4, 7))
     assert (conf.voters, conf.learners, conf.stake_of(4), conf.stake_of(1)) == ((1, 4), (), 7, 1)
+
+
+def test_leader_id_and_empty_snapshot_for_drivers() -> None:
+    node = make_node()
+    assert node.leader_id == 0 and node.raft.log.snapshot().is_empty is False
+    node.step(Message(MT.HEARTBEAT, 1, 3, term=1))
+    assert node.leader_id == 3
+    assert MemoryStorage().snapshot().is_empty
