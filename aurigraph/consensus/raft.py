@@ -71,7 +71,9 @@ class Raft:
         self.lead_transferee = NONE
         self.pending_conf_index = 0
         self.stake_cooldown_ticks = 0
-        self.commit_to_announce = False  # the leader's commit index advanced; see announce_commit
+        # Owed to followers at the next Ready (see flush_appends): new entries, a newer commit index.
+        self.entries_to_send = False
+        self.commit_to_announce = False
         self.become_follower(self.term, NONE)
 
     # --- small queries -----------------------------------------------------------------------
@@ -454,21 +456,29 @@ class Raft:
         if leader and self.tracker.progress[self.id].maybe_update(index) and self.maybe_commit():
             self.commit_to_announce = True
 
-    def announce_commit(self) -> None:
-        """Tell followers a commit index that advanced since the last Ready.
+    def flush_appends(self) -> None:
+        """Send what followers are owed since the last Ready: new proposals, a newer commit index.
 
-        Commits advance on every acknowledgement; announcing each one would double the messages.
-        Instead `RawNode.ready()` calls this once: a follower already sent an append carrying the
-        current commit index in this Ready gets nothing more.
+        Proposals and acknowledgements arrive one at a time; an append for each would multiply the
+        messages. `RawNode.ready()` calls this once per Ready instead: each follower gets the
+        entries it lacks, as many per append as the limits and its window allow, and an empty
+        append with the commit index if nothing else in this Ready carries it.
         """
-        self.commit_to_announce = False
+        entries, announce = self.entries_to_send, self.commit_to_announce
+        self.entries_to_send = self.commit_to_announce = False
         if self.state != StateRole.LEADER:
             return
-        committed = self.log.committed
-        told = {m.to for m in self.msgs if m.type == MT.APPEND and m.commit == committed}
-        for node_id in self.tracker.progress:
-            if node_id != self.id and node_id not in told:
-                self.send_append(node_id)
+        followers = [node_id for node_id in self.tracker.progress if node_id != self.id]
+        if entries:
+            for node_id in followers:
+                while self.send_append(node_id, send_if_empty=False):
+                    pass
+        if announce:
+            committed = self.log.committed
+            told = {m.to for m in self.msgs if m.type == MT.APPEND and m.commit == committed}
+            for node_id in followers:
+                if node_id not in told:
+                    self.send_append(node_id)
 
     def report_snapshot(self, to: int, ok: bool) -> None:
         pr = self.tracker.progress.get(to)
@@ -496,7 +506,7 @@ class Raft:
             self.check_promotion_caught_up(cc)
             self.pending_conf_index = index
         self.log.append([Entry(self.term, index, entry_type, data)])
-        self.bcast_append()
+        self.entries_to_send = True
         return index
 
     def check_promotion_caught_up(self, cc: ConfChange) -> None:

@@ -145,7 +145,7 @@ class RawNode:
     def has_ready(self) -> bool:
         r = self.raft
         return bool(
-            r.commit_to_announce or self.soft_state() != self._prev_soft or r.hard_state() != self._prev_hard or r.msgs
+            r.entries_to_send or r.commit_to_announce or self.soft_state() != self._prev_soft or r.hard_state() != self._prev_hard or r.msgs
             or r.log.unstable.entries or r.log.unstable.snapshot is not None or r.read_states
             or r.log.has_next_committed_entries()
         )
@@ -154,8 +154,8 @@ class RawNode:
         if self._outstanding is not None:
             raise ConsensusError("ready() called again before advance()")
         r = self.raft
-        if r.commit_to_announce:
-            r.announce_commit()
+        if r.entries_to_send or r.commit_to_announce:
+            r.flush_appends()
         soft, hard = self.soft_state(), r.hard_state()
         rd = Ready(
             soft_state=soft if soft != self._prev_soft else None,

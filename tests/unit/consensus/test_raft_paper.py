@@ -194,7 +194,7 @@ def test_leader_proposal_on_follower_raises_not_leader_naming_the_leader() -> No
 
 
 def test_pipelining_sends_up_to_the_window_then_pauses_only_that_follower() -> None:
-    leader = make_node(max_inflight_appends=2)
+    leader = make_node(max_inflight_appends=2, max_entries_per_append=1)
     elect(leader)
     ack(leader, 2, 2)
     ack(leader, 3, 2)
