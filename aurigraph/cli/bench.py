@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     k = b_sub.add_parser("consensus", help="entries/s and txs/s through a 3-replica in-memory consensus core, "
                          "vs a bare replicated list")
-    k.add_argument("--entries", type=int, default=2_000, help="entries per round and batch size")
+    k.add_argument("--entries", type=int, default=20_000, help="entries per round and batch size")
     k.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median counts)")
     k.add_argument("--window", type=int, default=256, help="proposals in flight (and max in-flight appends)")
     k.add_argument("--out-dir", type=Path, default=DEFAULT_RESULTS_DIR)
