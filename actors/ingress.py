@@ -96,4 +96,5 @@ class Ingress:
         return None
 
     async def leader(self) -> int | None:
-        return self._leader or await self._find_leader()
+        """The current leader, asked of the replicas now (not the routing cache)."""
+        return await self._find_leader()
