@@ -49,17 +49,21 @@ def block_from_proto(m: block_pb2.Block) -> Block:
     return Block(header_from_proto(m.header), txs, sigs)
 
 
+def _parse(message, data: bytes, what: str):
+    """Strictly parse `data` into `message`; a bad encoding is an `InvalidBlock`."""
+    try:
+        parse_canonical(message, data, what)
+    except TxRejected as e:
+        raise InvalidBlock(str(e)) from None
+    return message
+
+
 def encode_block(b: Block) -> bytes:
     return block_to_proto(b).SerializeToString(deterministic=True)
 
 
 def decode_block(data: bytes) -> Block:
-    m = block_pb2.Block()
-    try:
-        parse_canonical(m, data, "block")
-    except TxRejected as e:
-        raise InvalidBlock(str(e)) from None
-    return block_from_proto(m)
+    return block_from_proto(_parse(block_pb2.Block(), data, "block"))
 
 
 def encode_header(h: BlockHeader) -> bytes:
@@ -67,9 +71,4 @@ def encode_header(h: BlockHeader) -> bytes:
 
 
 def decode_header(data: bytes) -> BlockHeader:
-    m = block_pb2.BlockHeader()
-    try:
-        parse_canonical(m, data, "block header")
-    except TxRejected as e:
-        raise InvalidBlock(str(e)) from None
-    return header_from_proto(m)
+    return header_from_proto(_parse(block_pb2.BlockHeader(), data, "block header"))
