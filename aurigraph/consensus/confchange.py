@@ -90,6 +90,19 @@ def check_conf_change(conf: ConfState, cc: ConfChange) -> None:
         raise ConfChangeRejected("cannot remove the last voter")
 
 
+def check_promotion(cc: ConfChange, match_index: int | None, commit_index: int) -> None:
+    """A voter joins as a learner first and is promoted only once it holds the committed log
+    (`match_index` >= `commit_index`): a lagging new voter would count toward quorums it cannot
+    yet help form. `match_index` is None for a node that is not a member."""
+    if cc.type != ConfChangeType.ADD_VOTER:
+        return
+    if match_index is None:
+        raise ConfChangeRejected(f"node {cc.node_id} must join as a learner before it becomes a voter")
+    if match_index < commit_index:
+        raise ConfChangeRejected(f"learner {cc.node_id} has not caught up (match {match_index}, "
+                                 f"commit {commit_index})")
+
+
 def apply_to_conf_state(conf: ConfState, cc: ConfChange) -> ConfState:
     """The membership after `cc`. Applied changes are never refused: every replica must agree, so a
     committed no-op change (possible if two were raced past a stale leader) leaves `conf` as is."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aurigraph.consensus.errors import Compacted, ConsensusError, Unavailable
 from aurigraph.consensus.storage import Storage, limit_size
-from aurigraph.consensus.types import Entry, Snapshot
+from aurigraph.consensus.types import Entry, EntryType, Snapshot
 
 NO_LIMIT = 1 << 62
 
@@ -200,6 +200,16 @@ class RaftLog:
 
     def snapshot(self) -> Snapshot:
         return self.unstable.snapshot or self.storage.snapshot()
+
+    def has_unapplied_conf_change(self) -> bool:
+        """A committed membership change not yet applied (or a snapshot that may carry one)."""
+        if self.committed <= self.applied:
+            return False
+        try:
+            pending = self.slice(self.applied + 1, self.committed + 1)
+        except Compacted:
+            return True
+        return any(e.type == EntryType.CONF_CHANGE for e in pending)
 
     # --- progress ----------------------------------------------------------------------------
     def commit_to(self, index: int) -> None:

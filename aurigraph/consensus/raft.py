@@ -16,7 +16,9 @@ from __future__ import annotations
 import enum
 import random
 
-from aurigraph.consensus.confchange import apply_to_conf_state, check_conf_change, decode_conf_change
+from aurigraph.consensus.confchange import (
+    apply_to_conf_state, check_conf_change, check_promotion, decode_conf_change,
+)
 from aurigraph.consensus.config import Config
 from aurigraph.consensus.errors import Compacted, ConfChangeRejected, NotLeader, ProposalDropped
 from aurigraph.consensus.log import RaftLog
@@ -26,7 +28,7 @@ from aurigraph.consensus.stake import election_timeout_ticks, transfer_target
 from aurigraph.consensus.storage import Storage
 from aurigraph.consensus.tracker import ProgressState, ProgressTracker
 from aurigraph.consensus.types import (
-    ConfChange, ConfChangeType, ConfState, Entry, EntryType, HardState, Message, Snapshot,
+    ConfChange, ConfState, Entry, EntryType, HardState, Message, Snapshot,
 )
 from aurigraph.consensus.types import MessageType as MT
 
@@ -183,7 +185,8 @@ class Raft:
     # --- elections ---------------------------------------------------------------------------
     def campaign(self, transfer: bool) -> None:
         """Start an election; `transfer` (on TimeoutNow) skips pre-vote and overrides the lease."""
-        if self.state == StateRole.LEADER or not self.promotable() or self.has_unapplied_conf_change():
+        # The membership a replica campaigns under must be its latest committed one.
+        if self.state == StateRole.LEADER or not self.promotable() or self.log.has_unapplied_conf_change():
             return
         if self.config.pre_vote and not transfer:
             self.become_pre_candidate()
@@ -201,16 +204,6 @@ class Raft:
             if voter != self.id:
                 self.send(vote_type, voter, term=vote_term, index=self.log.last_index(),
                           log_term=self.log.last_term(), context=context)
-
-    def has_unapplied_conf_change(self) -> bool:
-        # The membership this replica campaigns under must be its latest committed one.
-        if self.log.committed <= self.log.applied:
-            return False
-        try:
-            pending = self.log.slice(self.log.applied + 1, self.log.committed + 1)
-        except Compacted:
-            return True  # a snapshot awaits applying; it may change the membership
-        return any(e.type == EntryType.CONF_CHANGE for e in pending)
 
     def on_election_won(self) -> None:
         if self.state == StateRole.PRE_CANDIDATE:
@@ -503,23 +496,12 @@ class Raft:
                                          f"applied (applied index {self.log.applied})")
             cc = decode_conf_change(data)
             check_conf_change(self.conf_state, cc)
-            self.check_promotion_caught_up(cc)
+            pr = self.tracker.progress.get(cc.node_id)
+            check_promotion(cc, pr.match if pr is not None else None, self.log.committed)
             self.pending_conf_index = index
         self.log.append([Entry(self.term, index, entry_type, data)])
         self.entries_to_send = True
         return index
-
-    def check_promotion_caught_up(self, cc: ConfChange) -> None:
-        """A voter joins as a learner first and is promoted only once it holds the committed log:
-        a lagging new voter would count toward quorums it cannot yet help form."""
-        if cc.type != ConfChangeType.ADD_VOTER:
-            return
-        pr = self.tracker.progress.get(cc.node_id)
-        if pr is None:
-            raise ConfChangeRejected(f"node {cc.node_id} must join as a learner before it becomes a voter")
-        if pr.match < self.log.committed:
-            raise ConfChangeRejected(f"learner {cc.node_id} has not caught up (match {pr.match}, "
-                                     f"commit {self.log.committed})")
 
     def apply_conf_change(self, cc: ConfChange) -> ConfState:
         conf_state = apply_to_conf_state(self.conf_state, cc)
