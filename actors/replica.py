@@ -21,7 +21,8 @@ import ray
 
 from aurigraph.codec import decode_signed
 from aurigraph.codec.consensus import decode_message_batch, encode_message_batch, status_to_proto
-from aurigraph.codec.node import account_record, block_record, committed_record, decode_batch, outcomes_to_response
+from aurigraph.codec.blocks import with_confidence
+from aurigraph.codec.node import account_record, committed_record, decode_batch, outcomes_to_response
 from aurigraph.consensus import ConfState, NotLeader
 from aurigraph.ledger import StateDivergence
 from aurigraph.node.config import NodeSettings
@@ -162,9 +163,8 @@ class ConsensusReplica:
             self._next_archive = max(self._next_archive, 1)
         end = min(head, self._next_archive + ARCHIVE_PUSH_PER_ROUND - 1)
         for height in range(self._next_archive, end + 1):
-            found = self.driver.ledger.block(height)
             shard = self._shards[height % len(self._shards)]
-            shard.archive.remote(block_record(found.block, found.receipts))
+            shard.archive.remote(self.driver.ledger.blocks.record_bytes(height))
         self._next_archive = end + 1
 
     # --- queries --------------------------------------------------------------------------------
@@ -182,8 +182,9 @@ class ConsensusReplica:
                 "ray_node": ray.get_runtime_context().get_node_id()}
 
     async def get_block(self, height: int) -> bytes | None:
-        found = self.driver.ledger.block(height)
-        return None if found is None else block_record(found.block, found.receipts, self.driver.confidence(height))
+        """The `BlockRecord` at `height` with this replica's finality confidence, or None."""
+        record = self.driver.ledger.blocks.record_bytes(height)
+        return None if record is None else with_confidence(record, self.driver.confidence(height))
 
     async def get_transaction(self, tx_id: bytes) -> bytes | None:
         found = self.driver.ledger.transaction(tx_id)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import ray
 
-from aurigraph.codec.node import committed_record, decode_block_record
+from aurigraph.codec.node import committed_record
 from aurigraph.storage.archive import BlockArchive
 from aurigraph.storage.rocks import open_db
 
@@ -19,16 +19,11 @@ from aurigraph.storage.rocks import open_db
 class StorageShard:
     def __init__(self, index: int, count: int, path: str) -> None:
         self.index, self.count = index, count
-        self._archive = BlockArchive(open_db(Path(path)))
+        self._archive = BlockArchive(open_db(Path(path)), owns=lambda height: height % count == index)
 
     def archive(self, record: bytes) -> int:
-        """Store a `BlockRecord` of a height this shard owns; returns the height."""
-        block, receipts = decode_block_record(record)
-        height = block.header.height
-        if height % self.count != self.index:
-            raise ValueError(f"shard {self.index} of {self.count} does not own height {height}")
-        self._archive.put(block, receipts)
-        return height
+        """Store a `BlockRecord` (bytes as the replica stored them) of a height this shard owns."""
+        return self._archive.put(record)
 
     def latest_height(self) -> int:
         """Highest archived height, or -1."""

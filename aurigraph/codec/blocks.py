@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
-from aurigraph.codec.transactions import parse_canonical, signed_from_proto, signed_to_proto
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError
+
+from aurigraph.codec.transactions import (
+    parse_canonical,
+    receipt_from_proto,
+    receipt_to_proto,
+    signed_from_proto,
+    signed_to_proto,
+)
 from aurigraph.crypto import Scheme, UnknownSchemeError
-from aurigraph.ledger import Block, BlockHeader, BlockSignature, InvalidBlock, TxRejected
+from aurigraph.ledger import (
+    Block,
+    BlockHeader,
+    BlockSignature,
+    InvalidBlock,
+    Receipt,
+    SignedTx,
+    TxRejected,
+    block_hash,
+    transaction_id,
+)
 from aurigraph.v1 import block_pb2, common_pb2
 
 
@@ -72,3 +93,55 @@ def encode_header(h: BlockHeader) -> bytes:
 
 def decode_header(data: bytes) -> BlockHeader:
     return header_from_proto(_parse(block_pb2.BlockHeader(), data, "block header"))
+
+
+# --- block records: a block with its receipts, as stored and served --------------------------
+
+@dataclass(frozen=True)
+class RecordIndex:
+    """What an archive needs to file a `BlockRecord` without decoding its transactions."""
+
+    height: int
+    hash: bytes
+    tx_ids: tuple[bytes, ...]
+
+
+def encode_block_record(block_bytes: bytes, receipts: Sequence[Receipt], confidence: float = 0.0) -> bytes:
+    """A `BlockRecord` around already-encoded block bytes (they are embedded, not re-encoded)."""
+    m = block_pb2.BlockRecord(receipts=[receipt_to_proto(r) for r in receipts], confidence=confidence)
+    m.block.MergeFromString(block_bytes)
+    m.hash = block_hash(header_from_proto(m.block.header))
+    return m.SerializeToString(deterministic=True)
+
+
+def _record(data: bytes) -> block_pb2.BlockRecord:
+    try:
+        return block_pb2.BlockRecord.FromString(data)
+    except DecodeError as e:
+        raise InvalidBlock(f"block record is not valid protobuf: {e}") from None
+
+
+def index_block_record(data: bytes) -> RecordIndex:
+    """Height, hash and transaction ids; checks the stated hash against the header."""
+    m = _record(data)
+    header = header_from_proto(m.block.header)
+    if m.hash != block_hash(header):
+        raise InvalidBlock(f"block record {header.height}: hash does not match the header")
+    return RecordIndex(header.height, m.hash, tuple(transaction_id(t.body) for t in m.block.transactions))
+
+
+def decode_block_record(data: bytes) -> tuple[Block, list[Receipt]]:
+    m = _record(data)
+    return block_from_proto(m.block), [receipt_from_proto(r) for r in m.receipts]
+
+
+def record_transaction(data: bytes, index: int) -> tuple[SignedTx, Receipt]:
+    """One transaction of a record and its receipt, decoding only that transaction."""
+    m = _record(data)
+    return signed_from_proto(m.block.transactions[index]), receipt_from_proto(m.receipts[index])
+
+
+def with_confidence(data: bytes, confidence: float) -> bytes:
+    m = _record(data)
+    m.confidence = confidence
+    return m.SerializeToString(deterministic=True)

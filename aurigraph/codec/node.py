@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aurigraph.codec.blocks import block_from_proto, block_to_proto
-from aurigraph.codec.transactions import (
-    receipt_from_proto,
-    receipt_to_proto,
-    reject_reason_to_proto,
-    signed_to_proto,
-)
-from aurigraph.ledger import Block, Receipt
+from aurigraph.codec.transactions import receipt_to_proto, reject_reason_to_proto, signed_to_proto
 from aurigraph.node.ingest import Checked
 from aurigraph.node.replica import TxOutcome, TxStatus
 from aurigraph.storage.archive import ArchivedTx
@@ -71,16 +64,6 @@ def merge_results(verdicts: Sequence[transaction_pb2.SubmitResponse],
 
 def account_record(address: bytes, balance: int, nonce: int) -> bytes:
     return block_pb2.Account(address=address, balance=balance, nonce=nonce).SerializeToString()
-
-
-def block_record(block: Block, receipts: Sequence[Receipt], confidence: float = 0.0) -> bytes:
-    return block_pb2.BlockRecord(block=block_to_proto(block), hash=block.hash, confidence=confidence,
-                                 receipts=[receipt_to_proto(r) for r in receipts]).SerializeToString()
-
-
-def decode_block_record(data: bytes) -> tuple[Block, list[Receipt]]:
-    m = block_pb2.BlockRecord.FromString(data)
-    return block_from_proto(m.block), [receipt_from_proto(r) for r in m.receipts]
 
 
 def committed_record(found: ArchivedTx) -> bytes:

@@ -44,6 +44,7 @@ from aurigraph.ledger.transaction import (
     TxBody,
     sign_body,
     signing_message,
+    transaction_id,
 )
 from aurigraph.ledger.validation import StatelessValidator
 
@@ -54,5 +55,5 @@ __all__ = [
     "Rejection", "SignedTx", "StateDelta", "StateDivergence", "StateReader", "StatelessValidator",
     "Transfer", "TxBody", "TxRejected", "Validator", "ValidatorKey", "apply_transactions", "block_hash",
     "build_block", "check_stateful", "genesis_block", "genesis_digest", "replay_block", "sign_body",
-    "sign_header", "signing_message", "tx_inclusion_proof", "tx_root", "verify_block", "verify_tx_inclusion",
+    "sign_header", "signing_message", "transaction_id", "tx_inclusion_proof", "tx_root", "verify_block", "verify_tx_inclusion",
 ]

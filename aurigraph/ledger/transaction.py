@@ -107,6 +107,11 @@ class TxBody:
         return self.fee + (self.kind.amount if isinstance(self.kind, Transfer) else 0)
 
 
+def transaction_id(body_bytes: bytes) -> bytes:
+    """A transaction's id: BLAKE3-512 of its exact body bytes."""
+    return digest(Tag.TX_ID, body_bytes)
+
+
 def signing_message(body_bytes: bytes) -> bytes:
     """The exact bytes a transaction signature covers: a domain tag, then the serialized body."""
     return TX_SIGNING_DOMAIN + body_bytes
@@ -124,7 +129,7 @@ class SignedTx:
 
     @cached_property
     def tx_id(self) -> bytes:
-        return digest(Tag.TX_ID, self.body_bytes)
+        return transaction_id(self.body_bytes)
 
     @cached_property
     def auth_hash(self) -> bytes:

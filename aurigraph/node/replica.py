@@ -209,7 +209,7 @@ class ReplicaDriver:
             elif self._in_flight is not None and entry.index == self._in_flight.index and entry.data == self._in_flight.data:
                 built = self._in_flight.built
                 self._in_flight = None
-                self._commit(entry.index, built.block, built.result.receipts, built.result.delta, out)
+                self._commit(entry.index, built.block, entry.data, built.result.receipts, built.result.delta, out)
             elif entry.data:
                 self._apply_block(entry.index, entry.data, out)
             if self._in_flight is not None and entry.index >= self._in_flight.index:
@@ -222,10 +222,10 @@ class ReplicaDriver:
             return  # applied before a restart: the ledger is ahead of the log's applied index
         verify_block(block, head, self._validators)
         result = replay_block(block, self.ledger, prev_state_digest=head.state_digest, min_fee=self.genesis.params.min_fee)
-        self._commit(index, block, result.receipts, result.delta, out)
+        self._commit(index, block, data, result.receipts, result.delta, out)
 
-    def _commit(self, index: int, block: Block, receipts, delta, out: Output) -> None:
-        self.ledger.apply(block, receipts, delta)
+    def _commit(self, index: int, block: Block, data: bytes, receipts, delta, out: Output) -> None:
+        self.ledger.apply(block, data, receipts, delta)
         self._index_of_height[block.header.height] = index
         out.outcomes.extend(TxOutcome(r.tx_id, TxStatus.COMMITTED, r) for r in receipts)
 

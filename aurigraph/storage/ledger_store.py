@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from aurigraph.codec.blocks import encode_block_record
 from aurigraph.ledger import Account, Block, BlockHeader, Genesis, Receipt, StateDelta
 from aurigraph.storage.archive import ArchivedBlock, ArchivedTx, BlockArchive
 from aurigraph.storage.rocks import new_batch, write_durably
@@ -33,10 +34,11 @@ class LedgerStore:
     def head(self) -> BlockHeader:
         return self.state.head
 
-    def apply(self, block: Block, receipts: Sequence[Receipt], delta: StateDelta) -> None:
+    def apply(self, block: Block, block_bytes: bytes, receipts: Sequence[Receipt], delta: StateDelta) -> None:
+        """Commit a block (also given as its encoded bytes, stored as they are) with its result."""
         batch = new_batch()
         self.state.stage(batch, block.header, delta)
-        self.blocks.stage(batch, block, receipts)
+        self.blocks.stage(batch, encode_block_record(block_bytes, receipts))
         write_durably(self._db, batch)
 
     def block(self, height: int) -> ArchivedBlock | None:

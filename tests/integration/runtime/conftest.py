@@ -10,7 +10,7 @@ import ray
 from actors.client import NodeClient
 from actors.launcher import start_node
 from actors.supervisor import NAMESPACE, replica_name
-from aurigraph.codec.node import decode_block_record
+from aurigraph.codec.blocks import decode_block_record
 from aurigraph.keystore import load_keypair
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir, prepare

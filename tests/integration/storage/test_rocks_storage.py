@@ -12,12 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from aurigraph.codec import encode_block
+from aurigraph.codec.blocks import encode_block_record
 from aurigraph.codec.genesis import genesis_to_json
 from aurigraph.keystore import save_keypair
-from aurigraph.ledger import build_block, genesis_block
+from aurigraph.ledger import InvalidBlock, build_block, genesis_block
 from aurigraph.storage.archive import BlockArchive, ConflictingBlock
 from aurigraph.storage.rocks import open_db
 from aurigraph.storage.state_store import GenesisMismatch, RocksState
+from aurigraph.v1 import block_pb2
 from tests.conftest import NOW_MS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -66,8 +69,9 @@ def test_archive_round_trip_idempotent_and_conflict(tmp_path, chain):
     archive = BlockArchive(open_db(tmp_path / "archive"))
     assert archive.latest_height() is None and archive.block(1) is None
     for b in built:
-        archive.put(b.block, b.result.receipts)
-        archive.put(b.block, b.result.receipts)  # idempotent
+        record = encode_block_record(encode_block(b.block), b.result.receipts)
+        assert archive.put(record) == b.block.header.height
+        archive.put(record)  # idempotent
     assert archive.latest_height() == 2
     stored = archive.block(1)
     assert stored.block == built[0].block and stored.receipts == built[0].result.receipts
@@ -77,7 +81,14 @@ def test_archive_round_trip_idempotent_and_conflict(tmp_path, chain):
     assert archive.transaction(b"\x00" * 64) is None
     other = grow_chain(chain, RocksState.open(open_db(tmp_path / "other"), chain.genesis), 1, first_nonce=0, per_block=1)
     with pytest.raises(ConflictingBlock):
-        archive.put(other[0].block, other[0].result.receipts)
+        archive.put(encode_block_record(encode_block(other[0].block), other[0].result.receipts))
+    picky = BlockArchive(open_db(tmp_path / "picky"), owns=lambda height: height % 2 == 0)
+    with pytest.raises(ValueError, match="does not own height 1"):
+        picky.put(encode_block_record(encode_block(built[0].block), built[0].result.receipts))
+    forged = block_pb2.BlockRecord.FromString(encode_block_record(encode_block(built[1].block), []))
+    forged.hash = b"\x00" * 64
+    with pytest.raises(InvalidBlock, match="hash does not match"):
+        archive.put(forged.SerializeToString())
 
 
 CRASHER = textwrap.dedent("""
