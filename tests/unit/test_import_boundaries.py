@@ -61,3 +61,18 @@ def test_the_check_itself_catches_a_forbidden_import(tmp_path):
     """Guard against a check that cannot fail."""
     assert _is_forbidden("ray") and _is_forbidden("google.protobuf.message") and _is_forbidden("aurigraph.v1.block_pb2")
     assert not _is_forbidden("rayon") and not _is_forbidden("aurigraph.ledger")
+
+
+def test_only_codecs_and_serve_apps_import_generated_code():
+    allowed = [ROOT / "aurigraph" / "codec", ROOT / "aurigraph" / "v1", ROOT / "serve_apps"]
+    product = [p for folder in ("aurigraph", "actors", "models") for p in (ROOT / folder).rglob("*.py")]
+    offenders = []
+    for path in product:
+        if any(path.is_relative_to(a) for a in allowed):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            offenders += [f"{path.relative_to(ROOT)}:{node.lineno}" for n in names
+                          if n == "aurigraph.v1" or n.startswith("aurigraph.v1.")]
+    assert not offenders, "generated protobuf code imported outside the codecs: " + ", ".join(offenders)
