@@ -145,3 +145,32 @@ def with_confidence(data: bytes, confidence: float) -> bytes:
     m = _record(data)
     m.confidence = confidence
     return m.SerializeToString(deterministic=True)
+
+
+# --- ledger snapshots ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LedgerSnapshotData:
+    genesis_hash: bytes
+    head: BlockHeader
+    accounts: tuple[tuple[bytes, int, int], ...]  # (address, balance, nonce)
+    data: tuple[tuple[bytes, str, bytes], ...]  # (address, key, value digest)
+
+
+def encode_ledger_snapshot(s: LedgerSnapshotData) -> bytes:
+    return block_pb2.LedgerSnapshot(
+        genesis_hash=s.genesis_hash, head=header_to_proto(s.head),
+        accounts=[block_pb2.Account(address=a, balance=b, nonce=n) for a, b, n in s.accounts],
+        data=[block_pb2.DataDigest(address=a, key=k, value_digest=d) for a, k, d in s.data],
+    ).SerializeToString(deterministic=True)
+
+
+def decode_ledger_snapshot(data: bytes) -> LedgerSnapshotData:
+    try:
+        m = block_pb2.LedgerSnapshot.FromString(data)
+    except DecodeError as e:
+        raise InvalidBlock(f"ledger snapshot is not valid protobuf: {e}") from None
+    return LedgerSnapshotData(
+        m.genesis_hash, header_from_proto(m.head), tuple((a.address, a.balance, a.nonce) for a in m.accounts),
+        tuple((d.address, d.key, d.value_digest) for d in m.data),
+    )

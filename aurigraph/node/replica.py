@@ -89,6 +89,8 @@ class DriverSettings:
     max_pending_txs: int = 200_000  # back-pressure: a full pool answers "retry after"
     retry_after_ms: int = 200
     gap_retention_ms: int = 10_000
+    snapshot_every_entries: int = 1024  # snapshot the ledger and compact the log this often
+    keep_log_entries: int = 256  # entries kept behind a snapshot, for followers slightly behind
 
 
 class StorageMismatch(RuntimeError):
@@ -140,6 +142,12 @@ class ReplicaDriver:
         self._in_flight: _InFlight | None = None
         self._index_of_height: dict[int, int] = {}
         self._role = StateRole.FOLLOWER
+        # A crash between persisting a received snapshot and installing it leaves the ledger behind
+        # the log's start; finish the install before replaying anything.
+        stored = raft_log.snapshot()
+        if stored.data:
+            ledger.install_snapshot(stored.data)
+        self._snapshot_index = stored.metadata.index
 
     # --- inputs ---------------------------------------------------------------------------------
 
@@ -191,18 +199,20 @@ class ReplicaDriver:
             self._apply(rd, out)
             self.node.advance(rd)
             self._after_role_change(out)
+            self._maybe_compact()
             self._maybe_propose(out)
         return out
 
     def _persist(self, rd: Ready) -> None:
-        if rd.snapshot is not None and not rd.snapshot.is_empty and rd.snapshot.data:
-            # Logs are never compacted yet, so a leader never sends an application snapshot.
-            raise NotImplementedError("installing an application snapshot is not supported yet")
         if rd.snapshot is not None and not rd.snapshot.is_empty:
             self.raft_log.apply_snapshot(rd.snapshot)
+            self._snapshot_index = rd.snapshot.metadata.index
         self.raft_log.persist(rd.entries, rd.hard_state)
 
     def _apply(self, rd: Ready, out: Output) -> None:
+        if rd.snapshot is not None and rd.snapshot.data and self.ledger.install_snapshot(rd.snapshot.data):
+            if self._in_flight is not None:
+                self._drop_in_flight(out)
         for entry in rd.committed_entries:
             if entry.type is EntryType.CONF_CHANGE:
                 self.node.apply_conf_change(decode_conf_change(entry.data))
@@ -246,6 +256,18 @@ class ReplicaDriver:
             self._gap_since_ms.clear()
             self._oldest_pending_ms = None
         self._role = role
+
+    def _maybe_compact(self) -> None:
+        """Every `snapshot_every_entries` applied entries: snapshot the ledger, drop the old log."""
+        applied = self.node.status().applied_index
+        first = self.raft_log.first_index()
+        if applied - first + 1 < self.settings.snapshot_every_entries or applied <= self._snapshot_index:
+            return
+        self.raft_log.create_snapshot(applied, self.node.conf_state, self.ledger.export_snapshot())
+        self._snapshot_index = applied
+        compact_to = applied - self.settings.keep_log_entries
+        if compact_to >= first:
+            self.raft_log.compact(compact_to)
 
     # --- block building (leader) ----------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aurigraph.codec.blocks import encode_block_record
+from aurigraph.codec.blocks import decode_ledger_snapshot, encode_block_record, encode_ledger_snapshot
 from aurigraph.ledger import Account, Block, BlockHeader, Genesis, Receipt, StateDelta
 from aurigraph.storage.archive import ArchivedBlock, ArchivedTx, BlockArchive
 from aurigraph.storage.rocks import new_batch, write_durably
@@ -40,6 +40,18 @@ class LedgerStore:
         self.state.stage(batch, block.header, delta)
         self.blocks.stage(batch, encode_block_record(block_bytes, receipts))
         write_durably(self._db, batch)
+
+    def export_snapshot(self) -> bytes:
+        """`LedgerSnapshot` bytes of the state at the head (consensus snapshot data)."""
+        return encode_ledger_snapshot(self.state.export())
+
+    def install_snapshot(self, data: bytes) -> bool:
+        """Install `LedgerSnapshot` bytes if they are ahead of the head; True if installed."""
+        snapshot = decode_ledger_snapshot(data)
+        if snapshot.head.height <= self.head.height:
+            return False
+        self.state.install(snapshot)
+        return True
 
     def block(self, height: int) -> ArchivedBlock | None:
         return self.blocks.block(height)

@@ -7,8 +7,9 @@ Layout (one RocksDB, one per replica):
     b"M" + b"genesis"              -> hash of the genesis block this state started from
 
 `commit_block` writes a block's state delta and the new head in one fsync'd batch, so after a
-crash the state is exactly that after some block, never in between. Opening a store with a
-different genesis than it was initialized with raises `GenesisMismatch`.
+crash the state is exactly that after some block, never in between. `export` and `install` move
+the whole state as a `LedgerSnapshotData` (install replaces everything in one fsync'd batch).
+Opening a store with a different genesis than it was initialized with raises `GenesisMismatch`.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from __future__ import annotations
 import struct
 
 from aurigraph.codec import decode_header, encode_header
+from aurigraph.codec.blocks import LedgerSnapshotData
 from aurigraph.ledger import Account, BlockHeader, Genesis, StateDelta, block_hash, genesis_block
 from aurigraph.ledger.state import EMPTY_ACCOUNT
-from aurigraph.storage.rocks import new_batch, write_durably
+from aurigraph.storage.rocks import new_batch, scan_prefix, write_durably
 
 _ACCOUNT = b"A"
 _DATA = b"D"
@@ -81,3 +83,25 @@ class RocksState:
         for (address, key), value_digest in delta.data.items():
             batch.put(_DATA + address + key.encode(), value_digest)
         batch.put(_HEAD, encode_header(header))
+
+    def export(self) -> LedgerSnapshotData:
+        """The whole state as of the head, in key order."""
+        accounts = tuple((k[1:], *_BALANCE_NONCE.unpack(v)) for k, v in scan_prefix(self._db, _ACCOUNT))
+        data = tuple((k[1:33], k[33:].decode(), v) for k, v in scan_prefix(self._db, _DATA))
+        return LedgerSnapshotData(self._db.get(_GENESIS), self.head, accounts, data)
+
+    def install(self, snapshot: LedgerSnapshotData) -> None:
+        """Replace the whole state with `snapshot` (same chain, at or after the head), atomically."""
+        if snapshot.genesis_hash != self._db.get(_GENESIS):
+            raise GenesisMismatch("the snapshot belongs to another chain")
+        if snapshot.head.height < self.head.height:
+            raise ValueError(f"snapshot at height {snapshot.head.height} is behind the head {self.head.height}")
+        batch = new_batch()
+        batch.delete_range(_ACCOUNT, _ACCOUNT + b"\xff" * 33)
+        batch.delete_range(_DATA, _DATA + b"\xff" * 33)
+        for address, balance, nonce in snapshot.accounts:
+            batch.put(_ACCOUNT + address, _BALANCE_NONCE.pack(balance, nonce))
+        for address, key, value_digest in snapshot.data:
+            batch.put(_DATA + address + key.encode(), value_digest)
+        batch.put(_HEAD, encode_header(snapshot.head))
+        write_durably(self._db, batch)

@@ -78,6 +78,28 @@ class Account(_message.Message):
     nonce: int
     def __init__(self, address: _Optional[bytes] = ..., balance: _Optional[int] = ..., nonce: _Optional[int] = ...) -> None: ...
 
+class LedgerSnapshot(_message.Message):
+    __slots__ = ("genesis_hash", "head", "accounts", "data")
+    GENESIS_HASH_FIELD_NUMBER: _ClassVar[int]
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    genesis_hash: bytes
+    head: BlockHeader
+    accounts: _containers.RepeatedCompositeFieldContainer[Account]
+    data: _containers.RepeatedCompositeFieldContainer[DataDigest]
+    def __init__(self, genesis_hash: _Optional[bytes] = ..., head: _Optional[_Union[BlockHeader, _Mapping]] = ..., accounts: _Optional[_Iterable[_Union[Account, _Mapping]]] = ..., data: _Optional[_Iterable[_Union[DataDigest, _Mapping]]] = ...) -> None: ...
+
+class DataDigest(_message.Message):
+    __slots__ = ("address", "key", "value_digest")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    address: bytes
+    key: str
+    value_digest: bytes
+    def __init__(self, address: _Optional[bytes] = ..., key: _Optional[str] = ..., value_digest: _Optional[bytes] = ...) -> None: ...
+
 class GetAccountRequest(_message.Message):
     __slots__ = ("address",)
     ADDRESS_FIELD_NUMBER: _ClassVar[int]

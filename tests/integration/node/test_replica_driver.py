@@ -4,14 +4,16 @@ leader loses nothing acknowledged, a restarted replica catches up from its disk 
 from __future__ import annotations
 
 import random
+import shutil
 from dataclasses import dataclass, field, replace
 
 import pytest
 
+from aurigraph.codec.blocks import decode_ledger_snapshot
 from aurigraph.consensus import Config, ConfState, NotLeader
 from aurigraph.crypto import Scheme, generate_keypair
 from aurigraph.ledger import ChainParams, Genesis, Validator, block_hash
-from aurigraph.node.replica import ReplicaDriver, TxStatus
+from aurigraph.node.replica import DriverSettings, ReplicaDriver, TxStatus
 from aurigraph.storage.ledger_store import LedgerStore
 from aurigraph.storage.raft_log import RocksRaftStorage
 from aurigraph.storage.rocks import open_db
@@ -31,6 +33,8 @@ class Cluster:
     outcomes: dict[bytes, object] = field(default_factory=dict)
     inbox: list = field(default_factory=list)
 
+    settings: DriverSettings = field(default_factory=DriverSettings)
+
     def start(self, node_id: int) -> ReplicaDriver:
         log_db, ledger_db = open_db(self.tmp / f"n{node_id}" / "log"), open_db(self.tmp / f"n{node_id}" / "ledger")
         self.dbs[node_id] = [log_db, ledger_db]
@@ -38,7 +42,7 @@ class Cluster:
         raft_log = RocksRaftStorage.bootstrap(log_db, conf)
         config = Config(node_id=node_id, election_ticks=10, heartbeat_ticks=1, batch_wait_ms=0, max_batch_txs=50)
         driver = ReplicaDriver(node_id, self.keys[node_id], self.genesis, raft_log, LedgerStore(ledger_db, self.genesis),
-                               config, random.Random(node_id), lambda: self.clock[0])
+                               config, random.Random(node_id), lambda: self.clock[0], self.settings)
         self.drivers[node_id] = driver
         return driver
 
@@ -183,3 +187,56 @@ def test_leader_transfer_mid_submission_loses_no_transaction(cluster, chain):
     new_leader.submit(dropped)  # what the ingress does with DROPPED transactions
     cluster.step(20)
     assert {t.tx_id for t in txs} <= set(cluster.acknowledged)
+
+
+def test_compaction_and_snapshot_catch_up_of_a_far_behind_replica(cluster, chain):
+    cluster.settings = DriverSettings(snapshot_every_entries=4, keep_log_entries=1)
+    for i in list(cluster.drivers):  # restart everyone with the compacting settings
+        cluster.crash(i)
+        cluster.start(i)
+    cluster.wait_for_leader()
+    cluster.step(60)  # let the stake rule hand leadership to the top-stake replica
+    lagging = next(i for i in cluster.drivers if i != cluster.wait_for_leader().node_id)
+    cluster.crash(lagging)
+    for n in range(12):  # twelve blocks while the follower is away: the leader compacts past it
+        cluster.wait_for_leader().submit(make_txs(cluster, chain, 0, n, 1))
+        cluster.step(3)
+    leader = cluster.wait_for_leader()
+    assert leader.raft_log.first_index() > 5, "the leader did not compact its log"
+    follower = cluster.start(lagging)
+    cluster.step(40)
+    heads = cluster.heads()
+    assert len({block_hash(h) for h in heads.values()}) == 1 and heads[lagging].height == 12
+    assert follower.ledger.account(cluster.senders[0].address) == leader.ledger.account(cluster.senders[0].address)
+    assert follower.raft_log.snapshot().metadata.index > 0
+    # Catching up by snapshot skips blocks: those are read from the storage shards.
+    assert follower.ledger.block(1) is None and follower.ledger.block(12) is not None
+    leader.submit(make_txs(cluster, chain, 0, 12, 1))  # and it keeps following
+    cluster.step(10)
+    assert len({block_hash(h) for h in cluster.heads().values()}) == 1
+
+
+def test_restart_finishes_a_snapshot_install_interrupted_by_a_crash(cluster, chain):
+    cluster.settings = DriverSettings(snapshot_every_entries=2, keep_log_entries=0)
+    for i in list(cluster.drivers):
+        cluster.crash(i)
+        cluster.start(i)
+    cluster.wait_for_leader()
+    cluster.step(60)
+    for n in range(4):
+        cluster.wait_for_leader().submit(make_txs(cluster, chain, 0, n, 1))
+        cluster.step(3)
+    leader = cluster.wait_for_leader()
+    snapshot = leader.raft_log.snapshot()
+    assert snapshot.data
+    victim = next(i for i in cluster.drivers if i != leader.node_id)
+    cluster.crash(victim)
+    # The crash hit after the snapshot reached the raft log but before the ledger installed it.
+    shutil.rmtree(cluster.tmp / f"n{victim}" / "ledger")
+    log_db = open_db(cluster.tmp / f"n{victim}" / "log")
+    RocksRaftStorage(log_db).apply_snapshot(snapshot)
+    log_db.close()
+    restarted = cluster.start(victim)
+    assert restarted.ledger.head.height == decode_ledger_snapshot(snapshot.data).head.height
+    cluster.step(20)
+    assert len({block_hash(h) for h in cluster.heads().values()}) == 1
