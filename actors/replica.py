@@ -27,7 +27,7 @@ from aurigraph.consensus import ConfState, NotLeader
 from aurigraph.ledger import StateDivergence
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir
-from aurigraph.node.replica import ReplicaDriver, TxOutcome, TxStatus, messages_by_peer
+from aurigraph.node.replica import DriverSettings, ReplicaDriver, TxOutcome, TxStatus, messages_by_peer
 from aurigraph.storage.ledger_store import LedgerStore
 from aurigraph.storage.raft_log import RocksRaftStorage
 from aurigraph.storage.rocks import open_db
@@ -54,6 +54,7 @@ class ConsensusReplica:
         self.driver = ReplicaDriver(
             node_id, data.load_node_key(node_id), genesis, raft_log, ledger,
             self.settings.consensus_config(node_id), random.Random(secrets.randbits(64)), _now_ms,
+            DriverSettings(max_pending_txs=self.settings.max_pending_txs),
         )
         self.node_id = node_id
         self._peers: dict[int, object] = {}
