@@ -13,7 +13,10 @@ holds, whatever its term (Raft §5.4.2, Figure 8), 5 of the 45 simulator tests f
 voters, 21 and 60 with 7, e.g. "leader completeness: leader 3 of term 11 lacks committed entry 5
 (term 2)"; `test_s5_4_2_leader_never_commits_previous_term_entries_by_counting_replicas` failed
 too. The `default`, `prevote` and `membership` profiles did not catch it. The rule was then
-restored; those seeds are kept below as regression cases.
+restored; those seeds are kept below as regression cases. A second mutation, granting votes without
+the up-to-date check (`RaftLog.is_up_to_date` returning True, Raft §5.4.1), failed the first block
+of `default` with 3 voters at once (seeds 3, 12, 14, ...: "leader completeness: leader 3 of term 3
+lacks committed entry 4 (term 2)").
 """
 
 from __future__ import annotations
