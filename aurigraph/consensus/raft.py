@@ -67,9 +67,9 @@ class Raft:
         self.read_states: list[ReadState] = []
         self.read_only = ReadOnly()
         self.pending_read_index: list[Message] = []  # reads held until an entry of this term commits
-        self.election_elapsed = 0
-        self.heartbeat_elapsed = 0
-        self.randomized_election_timeout = 0
+        self.election_elapsed_ticks = 0
+        self.heartbeat_elapsed_ticks = 0
+        self.randomized_election_ticks = 0
         self.lead_transferee = NONE
         self.pending_conf_index = 0
         self.stake_cooldown_ticks = 0
@@ -93,7 +93,8 @@ class Raft:
         return self.log.term_or_zero(self.log.committed) == self.term
 
     def in_lease(self) -> bool:
-        return self.config.check_quorum and self.lead != NONE and self.election_elapsed < self.config.election_ticks
+        recent = self.election_elapsed_ticks < self.config.election_ticks
+        return self.config.check_quorum and self.lead != NONE and recent
 
     def send(self, type_: MT, to: int, **fields: object) -> None:
         fields.setdefault("term", self.term)
@@ -104,7 +105,7 @@ class Raft:
         if term != self.term:
             self.term, self.vote = term, NONE
         self.lead = NONE
-        self.election_elapsed = self.heartbeat_elapsed = 0
+        self.election_elapsed_ticks = self.heartbeat_elapsed_ticks = 0
         self.reset_randomized_election_timeout()
         self.lead_transferee = NONE
         self.tracker.reset_votes()
@@ -114,7 +115,7 @@ class Raft:
         self.pending_read_index.clear()
 
     def reset_randomized_election_timeout(self) -> None:
-        self.randomized_election_timeout = election_timeout_ticks(
+        self.randomized_election_ticks = election_timeout_ticks(
             self.conf_state, self.id, self.config.election_ticks, self.rng)
 
     def become_follower(self, term: int, lead: int) -> None:
@@ -153,24 +154,24 @@ class Raft:
             self.tick_election()
 
     def tick_election(self) -> None:
-        self.election_elapsed += 1
-        if self.promotable() and self.election_elapsed >= self.randomized_election_timeout:
-            self.election_elapsed = 0
+        self.election_elapsed_ticks += 1
+        if self.promotable() and self.election_elapsed_ticks >= self.randomized_election_ticks:
+            self.election_elapsed_ticks = 0
             self.campaign(transfer=False)
 
     def tick_heartbeat(self) -> None:
-        self.heartbeat_elapsed += 1
-        self.election_elapsed += 1
+        self.heartbeat_elapsed_ticks += 1
+        self.election_elapsed_ticks += 1
         self.stake_cooldown_ticks = max(0, self.stake_cooldown_ticks - 1)
-        if self.election_elapsed >= self.config.election_ticks:
-            self.election_elapsed = 0
+        if self.election_elapsed_ticks >= self.config.election_ticks:
+            self.election_elapsed_ticks = 0
             if self.config.check_quorum and not self.check_quorum_active():
                 self.become_follower(self.term, NONE)
                 return
             if self.lead_transferee != NONE:
                 self.abort_leader_transfer(cool_down=True)
-        if self.heartbeat_elapsed >= self.config.heartbeat_ticks:
-            self.heartbeat_elapsed = 0
+        if self.heartbeat_elapsed_ticks >= self.config.heartbeat_ticks:
+            self.heartbeat_elapsed_ticks = 0
             self.bcast_heartbeat()
             self.maybe_transfer_to_higher_stake()
 
@@ -222,7 +223,7 @@ class Raft:
         if can_vote and self.log.is_up_to_date(m.index, m.log_term):
             self.send(response, m.from_, term=m.term)
             if m.type == MT.VOTE:
-                self.election_elapsed = 0
+                self.election_elapsed_ticks = 0
                 self.vote = m.from_
         else:
             self.send(response, m.from_, reject=True)
@@ -249,13 +250,13 @@ class Raft:
             elif m.type in (MT.APPEND, MT.HEARTBEAT, MT.SNAPSHOT):
                 self.become_follower(m.term, m.from_)
             else:
-                elapsed = self.election_elapsed
+                elapsed = self.election_elapsed_ticks
                 self.become_follower(m.term, NONE)
                 if m.type == MT.VOTE:
                     # Raft Figure 2: only the leader or a *granted* vote resets the election timer.
                     # Otherwise a stale candidate (e.g. a high-stake one, which times out first)
                     # could keep resetting an up-to-date replica and starve every election.
-                    self.election_elapsed = elapsed
+                    self.election_elapsed_ticks = elapsed
         elif m.term < self.term:
             self.step_stale(m)
             return
@@ -278,7 +279,7 @@ class Raft:
 
     def step_follower(self, m: Message) -> None:
         if m.type in (MT.APPEND, MT.HEARTBEAT, MT.SNAPSHOT):
-            self.election_elapsed = 0
+            self.election_elapsed_ticks = 0
             self.lead = m.from_
             self.handle_leader_message(m)
         elif m.type == MT.TIMEOUT_NOW:
@@ -523,7 +524,7 @@ class Raft:
         if pr is None or pr.is_learner or transferee == self.id or transferee == self.lead_transferee:
             return
         # The hand-over must finish within one election timeout, or it is abandoned.
-        self.election_elapsed = 0
+        self.election_elapsed_ticks = 0
         self.lead_transferee = transferee
         if pr.match == self.log.last_index():
             self.send(MT.TIMEOUT_NOW, transferee)

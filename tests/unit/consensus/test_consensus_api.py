@@ -73,7 +73,7 @@ def test_knobs_new_election_ticks_apply_at_the_next_timeout() -> None:
     node = make_node()
     node.set_knobs(BatchKnobs(100, 5, 8, 40, 4))
     node.raft.reset_randomized_election_timeout()
-    assert 40 <= node.raft.randomized_election_timeout < 80
+    assert 40 <= node.raft.randomized_election_ticks < 80
 
 
 # --- ReadIndex -----------------------------------------------------------------------------------

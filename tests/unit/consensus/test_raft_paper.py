@@ -245,7 +245,7 @@ def test_stake_higher_stake_draws_from_an_earlier_timeout_range() -> None:
         draws = set()
         for _ in range(300):
             node.raft.reset_randomized_election_timeout()
-            draws.add(node.raft.randomized_election_timeout)
+            draws.add(node.raft.randomized_election_ticks)
         ranges[node_id] = (min(draws), max(draws))
     assert ranges == {1: (10, 19), 3: (15, 24), 2: (19, 28)}
 
