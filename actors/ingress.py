@@ -15,6 +15,7 @@ from aurigraph.node.replica import TxStatus
 
 LEADER_RETRIES = 20
 LEADER_RETRY_S = 0.1
+HEALTH_TIMEOUT_S = 2.0
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)
@@ -86,9 +87,9 @@ class Ingress:
     async def _find_leader(self) -> int | None:
         async def health(i, h):
             try:
-                return i, await h.health.remote()
-            except ray.exceptions.RayActorError:
-                return i, None
+                return i, await asyncio.wait_for(h.health.remote(), HEALTH_TIMEOUT_S)
+            except (ray.exceptions.RayActorError, asyncio.TimeoutError):
+                return i, None  # down or being restarted by Ray
         for i, state in await asyncio.gather(*(health(i, h) for i, h in self._replicas.items())):
             if state and state["leader"] and not state["halted"]:
                 self._leader = i

@@ -34,6 +34,8 @@ from aurigraph.storage.rocks import open_db
 
 log = logging.getLogger("aurigraph.replica")
 ARCHIVE_PUSH_PER_ROUND = 64
+ARCHIVE_PERIOD_S = 0.05
+REMOTE_TIMEOUT_S = 2.0  # a peer or shard that Ray is restarting must not stall this replica
 
 
 def _now_ms() -> int:
@@ -64,14 +66,15 @@ class ConsensusReplica:
         self._wake = asyncio.Event()
         self._halted: str | None = None
         self._next_archive = None  # next height the leader pushes to the shards
-        self._loop: asyncio.Task | None = None
+        self._loops: list[asyncio.Task] = []
 
     async def connect(self, peers: dict, shards: list) -> None:
         """Wire the peer replicas (id -> handle) and the shards; starts the loop (idempotent)."""
         self._peers = {i: h for i, h in peers.items() if i != self.node_id}
         self._shards = shards
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop().create_task(self._run_forever())
+        if not self._loops:
+            loop = asyncio.get_running_loop()
+            self._loops = [loop.create_task(self._run_forever()), loop.create_task(self._archive_forever())]
 
     # --- inputs -----------------------------------------------------------------------------------
 
@@ -128,8 +131,7 @@ class ConsensusReplica:
                     next_tick += tick_s
                     if next_tick < time.monotonic():  # fell behind (e.g. a long fsync): do not burst
                         next_tick = time.monotonic() + tick_s
-                self._step()
-                await self._push_archive()
+                self._step()  # never awaits another actor: consensus must not wait on a slow peer
             except StateDivergence as e:
                 self._halted = str(e)
                 log.critical("replica %d halted: %s", self.node_id, e)
@@ -153,15 +155,26 @@ class ConsensusReplica:
         if out.leader_changed:
             self._next_archive = None
 
+    async def _archive_forever(self) -> None:
+        """Its own task, so a shard that is down or restarting never stalls consensus."""
+        while not self._halted:
+            await asyncio.sleep(ARCHIVE_PERIOD_S)
+            try:
+                await self._push_archive()
+            except (asyncio.TimeoutError, ray.exceptions.RayError):
+                self._next_archive = None  # ask the shards again next round
+            except Exception:
+                log.exception("replica %d archive push failed", self.node_id)
+
     async def _push_archive(self) -> None:
         """Leader: push applied blocks to their shards, resuming from what the shards have."""
         if not self._shards or not self.driver.is_leader:
             return
         head = self.driver.ledger.head.height
         if self._next_archive is None:
-            latest = await asyncio.gather(*(s.latest_height.remote() for s in self._shards))
-            self._next_archive = min(latest) + 1 if latest else head + 1
-            self._next_archive = max(self._next_archive, 1)
+            latest = await asyncio.wait_for(
+                asyncio.gather(*(s.latest_height.remote() for s in self._shards)), REMOTE_TIMEOUT_S)
+            self._next_archive = max(min(latest) + 1, 1)
         end = min(head, self._next_archive + ARCHIVE_PUSH_PER_ROUND - 1)
         for height in range(self._next_archive, end + 1):
             shard = self._shards[height % len(self._shards)]

@@ -41,3 +41,6 @@ class StorageShard:
 
     def ping(self) -> bool:
         return True
+
+    def ray_node(self) -> str:
+        return ray.get_runtime_context().get_node_id()

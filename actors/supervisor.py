@@ -70,7 +70,13 @@ class Supervisor:
         return await self.topology()
 
     async def _connect_all(self) -> None:
-        await asyncio.gather(*(r.connect.remote(self.replicas, self.shards) for r in self.replicas.values()))
+        """Idempotent; a replica Ray is still restarting is skipped and wired on a later round."""
+        async def connect(replica):
+            try:
+                await asyncio.wait_for(replica.connect.remote(self.replicas, self.shards), timeout=5)
+            except (ray.exceptions.RayActorError, asyncio.TimeoutError):
+                pass
+        await asyncio.gather(*(connect(r) for r in self.replicas.values()))
 
     async def _watch(self) -> None:
         while True:

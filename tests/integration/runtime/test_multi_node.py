@@ -32,7 +32,10 @@ def test_replicas_spread_over_ray_nodes_and_survive_losing_one(tmp_path):
         client.fund_senders(2)
         worker_ids = {w.node_id: w for w in workers}
         leader = ray.get(node.ingress.leader.remote())
-        victim = next(i for i, ray_node in placement.items() if ray_node in worker_ids and i != leader)
+        shard_node = ray.get(ray.get_actor("aurigraph-shard-0", namespace="aurigraph").ray_node.remote())
+        candidates = [i for i, ray_node in placement.items() if ray_node in worker_ids and i != leader]
+        # Prefer taking the shard down too: the leader must keep committing while a shard is away.
+        victim = next((i for i in candidates if placement[i] == shard_node), candidates[0])
         cluster.remove_node(worker_ids[placement[victim]])
         client.submit_until_final([client.make(s, client.senders[0].address) for s in client.senders for _ in range(20)])
         assert len(client.acknowledged) == 42
