@@ -3,6 +3,7 @@ killing the leader or a follower loses no committed transaction and duplicates n
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -104,3 +105,30 @@ def test_status_reports_leader_term_and_height(running_node):
     assert status.height == ray.get(replica(leader).health.remote())["height"]
     assert status.commit_index >= status.height and len(status.replicas) == 3
     assert status.knobs.max_batch_txs == 10_000
+
+
+@ray.remote(num_cpus=0)
+class UnresponsiveShard:
+    """Stands in for a shard Ray is restarting: calls to it do not return."""
+
+    async def latest_height(self) -> int:
+        await asyncio.sleep(3600)
+        return -1
+
+    async def archive(self, record: bytes) -> int:
+        await asyncio.sleep(3600)
+        return -1
+
+
+def test_an_unresponsive_shard_never_stalls_consensus(running_node):
+    """Runs last in this module: it rewires the replicas to a shard that never answers."""
+    node, client, settings = running_node
+    if not client.senders:
+        client.fund_senders(4)
+    stuck = UnresponsiveShard.remote()
+    replicas = {i: replica(i) for i in (1, 2, 3)}
+    ray.get([r.connect.remote(replicas, [stuck]) for r in replicas.values()])
+    old_leader = ray.get(node.ingress.leader.remote())
+    ray.kill(replica(old_leader), no_restart=False)  # the next leader must ask the shards where to resume
+    client.submit_until_final([client.make(s, client.senders[0].address) for s in client.senders for _ in range(10)],
+                              deadline_s=60)
