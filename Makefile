@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test setup protos lock bench clean
+.PHONY: up test soak setup protos lock bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@echo "==> creating $(VENV) and installing pinned dependencies (first run: a few minutes)"
@@ -26,6 +26,10 @@ up: setup
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The long seeded consensus soak (-m slow, about 12 minutes on 2 cores); CI runs it after `make test`.
+soak: setup
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 protos: setup
 	$(PY) protos/generate.py
