@@ -1,4 +1,7 @@
-"""Fixtures shared by all test tiers: real keys for every scheme and a small funded chain."""
+"""Shared by all test tiers: the slow-test rule, real keys for every scheme, a small funded chain.
+
+Soak runs (`@pytest.mark.slow`) stay out of the default run; select them with `-m slow` (`make soak`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,15 @@ import pytest
 from aurigraph.codec import sign_transaction
 from aurigraph.crypto import KeyPair, Scheme, generate_keypair
 from aurigraph.ledger import ChainParams, Genesis, SignedTx, Transfer, TxBody, Validator, genesis_block
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if "slow" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="soak run: select with -m slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
 
 CHAIN_ID = "aurigraph-test"
 NOW_MS = 1_795_600_000_000
