@@ -8,10 +8,8 @@ Restarting with the same --data-dir continues the same chain.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import threading
-import time
 from pathlib import Path
 
 from aurigraph.cli.common import CliError
