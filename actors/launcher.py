@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.supervisor import INGRESS_NAME, NAMESPACE, SUPERVISOR_NAME, Supervisor, replica_name
 from aurigraph.node.config import NodeSettings
@@ -46,7 +47,11 @@ def connect_ray(address: str | None) -> bool:
 
 def start_node(settings: NodeSettings, address: str | None = None, leader_timeout_s: float = 60.0) -> NodeHandle:
     owns_ray = connect_ray(address)
-    supervisor = Supervisor.options(name=SUPERVISOR_NAME, namespace=NAMESPACE).remote(settings.model_dump_json())
+    # The supervisor owns every other actor, and Ray ends actors whose owner dies: pin it to this
+    # (the driver's, in a cluster the head's) node, so losing any other Ray node cannot take it along.
+    here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
+    supervisor = Supervisor.options(name=SUPERVISOR_NAME, namespace=NAMESPACE, scheduling_strategy=here).remote(
+        settings.model_dump_json())
     ray.get(supervisor.start.remote())
     leader = ray.get(supervisor.wait_for_leader.remote(leader_timeout_s))
     ingress = ray.get_actor(INGRESS_NAME, namespace=NAMESPACE)

@@ -1,4 +1,5 @@
-"""Supervisor: owns the node's topology. It creates the actors — replicas spread over Ray nodes
+"""Supervisor: owns the node's topology (and, in Ray's sense, every actor it creates: it is pinned to
+the driver's node by `actors.launcher`, since owned actors die with their owner). It creates the actors — replicas spread over Ray nodes
 with a placement group (packed on one machine when there is only one), validators, storage shards,
 the ingress — wires them together, and every `HEALTH_PERIOD_S` pings them and re-wires any that
 Ray restarted (all actors have `max_restarts=-1`; a restarted replica recovers from its own disk).
@@ -100,7 +101,7 @@ class Supervisor:
 
     async def topology(self) -> dict:
         return {"replicas": sorted(self.replicas), "shards": len(self.shards), "validators": len(self.validators),
-                "health": self.health}
+                "health": self.health, "ray_node": ray.get_runtime_context().get_node_id()}
 
     async def wait_for_leader(self, timeout_s: float = 60.0) -> int:
         deadline = asyncio.get_running_loop().time() + timeout_s

@@ -27,6 +27,8 @@ def test_replicas_spread_over_ray_nodes_and_survive_losing_one(tmp_path):
         node = start_node(settings)
         placement = {i: ray.get(replica(i).health.remote())["ray_node"] for i in (1, 2, 3)}
         assert len(set(placement.values())) == 3, f"replicas share Ray nodes: {placement}"
+        # Everything is owned by the supervisor, so it must live on the node that cannot go away alone.
+        assert ray.get(node.supervisor.topology.remote())["ray_node"] == cluster.head_node.node_id
 
         client = NodeClient(node.ingress, genesis.chain_id, load_keypair(data.faucet_key, data.passphrase()))
         client.fund_senders(2)
@@ -37,7 +39,12 @@ def test_replicas_spread_over_ray_nodes_and_survive_losing_one(tmp_path):
         # Prefer taking the shard down too: the leader must keep committing while a shard is away.
         victim = next((i for i in candidates if placement[i] == shard_node), candidates[0])
         cluster.remove_node(worker_ids[placement[victim]])
-        client.submit_until_final([client.make(s, client.senders[0].address) for s in client.senders for _ in range(20)])
+        try:
+            client.submit_until_final([client.make(s, client.senders[0].address) for s in client.senders
+                                       for _ in range(20)])
+        except TimeoutError as e:
+            raise AssertionError(f"{e}; placement {placement}, removed replica {victim} (leader was {leader}, "
+                                 f"shard on {shard_node}); health {_health_report(node)}") from None
         assert len(client.acknowledged) == 42
         # The lost replica is restarted by Ray on a surviving node and catches up from its disk + the leader.
         wait_until(lambda: ray.get(replica(victim).health.remote())["height"]
@@ -47,3 +54,18 @@ def test_replicas_spread_over_ray_nodes_and_survive_losing_one(tmp_path):
             node.stop()
         ray.shutdown()
         cluster.shutdown()
+
+
+def _health_report(node) -> dict:
+    """What each actor looks like now, for a failure message."""
+    report = {}
+    try:
+        report["supervisor"] = ray.get(node.supervisor.topology.remote(), timeout=10)
+    except (ray.exceptions.RayError, TimeoutError) as e:
+        report["supervisor"] = type(e).__name__
+    for i in (1, 2, 3):
+        try:
+            report[f"replica-{i}"] = ray.get(replica(i).health.remote(), timeout=3)
+        except (ray.exceptions.RayError, TimeoutError) as e:
+            report[f"replica-{i}"] = type(e).__name__
+    return report
