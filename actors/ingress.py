@@ -6,6 +6,7 @@ in the client's order. A full ingress answers "retry after" instead of queueing 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 
 import ray
 
@@ -16,6 +17,7 @@ from aurigraph.node.replica import TxStatus
 LEADER_RETRIES = 20
 LEADER_RETRY_S = 0.1
 HEALTH_TIMEOUT_S = 2.0
+RECENT_REJECTIONS = 100_000
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)
@@ -30,9 +32,11 @@ class Ingress:
         self._inflight = 0
         self._leader: int | None = None
         self._next_validator = 0
+        self._rejected: OrderedDict[bytes, bytes] = OrderedDict()  # tx id -> SubmitResponse bytes
 
-    async def submit(self, batch: bytes, wait: bool = False) -> bytes:
-        """`TransactionBatch` in; `BatchSubmitResponse` out (same order as the input)."""
+    async def submit(self, batch: bytes, wait: bool = False, timeout_ms: int | None = None) -> bytes:
+        """`TransactionBatch` in; `BatchSubmitResponse` out (same order as the input). With `wait`,
+        results are final unless `timeout_ms` (capped by the node's submit timeout) ran out."""
         wire = decode_batch(batch)
         if self._inflight >= self._max_inflight:
             return retry_response(len(wire), self._retry_after_ms, "ingress busy: too many batches in flight")
@@ -40,10 +44,28 @@ class Ingress:
         try:
             verdicts = await self._verify(wire)
             accepted = [raw for raw, v in zip(wire, verdicts) if v.status == TxStatus.PENDING]  # passed
-            ordered = await self._order(accepted, wait) if accepted else []
-            return merge_results(verdicts, ordered)
+            ordered = await self._order(accepted, wait, timeout_ms) if accepted else []
+            merged = merge_results(verdicts, ordered)
+            self._remember_rejections(merged)
+            return merged
         finally:
             self._inflight -= 1
+
+    def _remember_rejections(self, response: bytes) -> None:
+        for r in response_statuses(response):
+            if r.status == TxStatus.REJECTED and r.tx_id:
+                self._rejected[r.tx_id] = r.SerializeToString()
+                self._rejected.move_to_end(r.tx_id)
+        while len(self._rejected) > RECENT_REJECTIONS:
+            self._rejected.popitem(last=False)
+
+    async def rejection(self, tx_id: bytes) -> bytes | None:
+        """The `SubmitResponse` of a recent rejection of `tx_id` seen here (validation failures never
+        reach a replica, so only the ingress knows them), or None. Kept in memory, newest 100,000."""
+        return self._rejected.get(tx_id)
+
+    async def inflight(self) -> int:
+        return self._inflight
 
     async def _verify(self, wire: list[bytes]) -> list:
         n = len(self._validators)
@@ -56,25 +78,26 @@ class Ingress:
         ))
         return [r for reply in replies for r in response_statuses(reply)]
 
-    async def _order(self, accepted: list[bytes], wait: bool) -> list:
+    async def _order(self, accepted: list[bytes], wait: bool, timeout_ms: int | None) -> list:
         """Send to the leader; transactions DROPPED by a leader change go to the new leader again
         (safe: submission is idempotent by id and nonces prevent a double apply)."""
-        results = response_statuses(await self._to_leader(encode_batch(accepted), wait))
+        results = response_statuses(await self._to_leader(encode_batch(accepted), wait, timeout_ms))
         for _ in range(LEADER_RETRIES):
             dropped = [i for i, r in enumerate(results) if r.status == TxStatus.DROPPED]
             if not dropped:
                 break
-            retried = response_statuses(await self._to_leader(encode_batch([accepted[i] for i in dropped]), wait))
+            retried = response_statuses(
+                await self._to_leader(encode_batch([accepted[i] for i in dropped]), wait, timeout_ms))
             for i, r in zip(dropped, retried):
                 results[i] = r
         return results
 
-    async def _to_leader(self, batch: bytes, wait: bool) -> bytes:
+    async def _to_leader(self, batch: bytes, wait: bool, timeout_ms: int | None) -> bytes:
         for _ in range(LEADER_RETRIES):
             leader = self._leader or await self._find_leader()
             if leader is not None:
                 try:
-                    return await self._replicas[leader].submit.remote(batch, wait)
+                    return await self._replicas[leader].submit.remote(batch, wait, timeout_ms)
                 except NotLeaderError as e:
                     self._leader = e.leader_id or None
                     continue

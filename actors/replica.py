@@ -22,7 +22,13 @@ import ray
 from aurigraph.codec import decode_signed
 from aurigraph.codec.consensus import decode_message_batch, encode_message_batch, status_to_proto
 from aurigraph.codec.blocks import with_confidence
-from aurigraph.codec.node import account_record, committed_record, decode_batch, outcomes_to_response
+from aurigraph.codec.node import (
+    account_record,
+    committed_record,
+    decode_batch,
+    outcome_record,
+    outcomes_to_response,
+)
 from aurigraph.consensus import ConfState, NotLeader
 from aurigraph.ledger import StateDivergence
 from aurigraph.node.config import NodeSettings
@@ -82,9 +88,10 @@ class ConsensusReplica:
         self._inbox.extend(decode_message_batch(batch))
         self._wake.set()
 
-    async def submit(self, batch: bytes, wait: bool = False) -> bytes:
+    async def submit(self, batch: bytes, wait: bool = False, timeout_ms: int | None = None) -> bytes:
         """Validated `TransactionBatch` in; `BatchSubmitResponse` out. With `wait`, each result is
-        final (COMMITTED / REJECTED / DROPPED) unless the settings' submit timeout ran out (PENDING)."""
+        final (COMMITTED / REJECTED / DROPPED) unless `timeout_ms` (capped by the settings' submit
+        timeout) ran out (PENDING)."""
         if self._halted:
             raise RuntimeError(f"replica {self.node_id} halted: {self._halted}")
         txs = [decode_signed(raw) for raw in decode_batch(batch)]
@@ -94,10 +101,11 @@ class ConsensusReplica:
             raise NotLeaderError(e.node_id, e.leader_id) from None
         self._wake.set()
         if wait:
-            outcomes = await self._wait_final(outcomes)
+            limit_ms = self.settings.submit_timeout_ms if timeout_ms is None else min(timeout_ms, self.settings.submit_timeout_ms)
+            outcomes = await self._wait_final(outcomes, limit_ms)
         return outcomes_to_response(outcomes)
 
-    async def _wait_final(self, outcomes: list[TxOutcome]) -> list[TxOutcome]:
+    async def _wait_final(self, outcomes: list[TxOutcome], timeout_ms: int) -> list[TxOutcome]:
         futures = {}
         for o in outcomes:
             if o.status is TxStatus.PENDING and not o.retry_after_ms:
@@ -105,7 +113,7 @@ class ConsensusReplica:
                 self._waiters.setdefault(o.tx_id, []).append(f)
                 futures[o.tx_id] = f
         if futures:
-            await asyncio.wait(futures.values(), timeout=self.settings.submit_timeout_ms / 1000)
+            await asyncio.wait(futures.values(), timeout=timeout_ms / 1000)
         final = []
         for o in outcomes:
             f = futures.get(o.tx_id)
@@ -200,9 +208,25 @@ class ConsensusReplica:
         record = self.driver.ledger.blocks.record_bytes(height)
         return None if record is None else with_confidence(record, self.driver.confidence(height))
 
-    async def get_transaction(self, tx_id: bytes) -> bytes | None:
+    async def get_blocks(self, from_height: int, limit: int) -> list[bytes]:
+        """Consecutive `BlockRecord`s from `from_height` (at most `limit`, without confidence),
+        stopping at the head or at the first height this replica does not hold (it skipped it by
+        installing a snapshot: the shards have it)."""
+        records = []
+        for height in range(from_height, min(self.driver.ledger.head.height, from_height + limit - 1) + 1):
+            record = self.driver.ledger.blocks.record_bytes(height)
+            if record is None:
+                break
+            records.append(record)
+        return records
+
+    async def get_transaction(self, tx_id: bytes) -> bytes:
+        """A `TransactionRecord`: COMMITTED (with the transaction, receipt and confidence), PENDING,
+        recently REJECTED / DROPPED (with the reason), or UNKNOWN."""
         found = self.driver.ledger.transaction(tx_id)
-        return None if found is None else committed_record(found)
+        if found is not None:
+            return committed_record(found, self.driver.confidence(found.height))
+        return outcome_record(tx_id, self.driver.status_of(tx_id))
 
     async def get_account(self, address: bytes) -> bytes:
         """`aurigraph.v1.Account` bytes (balance, next nonce) as of this replica's applied head."""

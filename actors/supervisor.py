@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import ray
 from ray.util.placement_group import placement_group
@@ -35,6 +36,14 @@ def replica_name(node_id: int) -> str:
     return f"aurigraph-replica-{node_id}"
 
 
+def shard_name(index: int) -> str:
+    return f"aurigraph-shard-{index}"
+
+
+def validator_name(index: int) -> str:
+    return f"aurigraph-validator-{index}"
+
+
 @ray.remote(num_cpus=0, max_restarts=0)
 class Supervisor:
     def __init__(self, settings_json: str) -> None:
@@ -45,6 +54,7 @@ class Supervisor:
         self.validators: list = []
         self.ingress = None
         self.health: dict[str, object] = {}
+        self.last_ok_ms: dict[str, int] = {}  # actor -> wall time of its last good health probe
         self._monitor: asyncio.Task | None = None
 
     async def start(self) -> dict:
@@ -58,9 +68,9 @@ class Supervisor:
                 scheduling_strategy=PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_bundle_index=bundle),
             ).remote(node_id, s.model_dump_json())
         data = DataDir(s.data_dir)
-        self.shards = [StorageShard.options(name=f"aurigraph-shard-{i}", namespace=NAMESPACE).remote(
+        self.shards = [StorageShard.options(name=shard_name(i), namespace=NAMESPACE).remote(
             i, s.shards, str(data.shard(i))) for i in range(s.shards)]
-        validator_names = [f"aurigraph-validator-{i}" for i in range(s.validators)]
+        validator_names = [validator_name(i) for i in range(s.validators)]
         self.validators = [TransactionValidator.options(name=n, namespace=NAMESPACE).remote(self.genesis_json)
                            for n in validator_names]
         await asyncio.gather(*(v.ping.remote() for v in self.validators), *(r.ping.remote() for r in self.replicas.values()))
@@ -97,11 +107,20 @@ class Supervisor:
         probes += [probe(f"shard-{i}", s.ping.remote()) for i, s in enumerate(self.shards)]
         probes += [probe(f"validator-{i}", v.ping.remote()) for i, v in enumerate(self.validators)]
         self.health = dict(await asyncio.gather(*probes))
+        now_ms = time.time_ns() // 1_000_000
+        for name, answer in self.health.items():
+            if not (isinstance(answer, dict) and "error" in answer):
+                self.last_ok_ms[name] = now_ms
         await self._connect_all()  # idempotent; re-wires replicas that Ray restarted
 
     async def topology(self) -> dict:
         return {"replicas": sorted(self.replicas), "shards": len(self.shards), "validators": len(self.validators),
-                "health": self.health, "ray_node": ray.get_runtime_context().get_node_id()}
+                "health": self.health, "last_ok_ms": self.last_ok_ms,
+                "ray_node": ray.get_runtime_context().get_node_id()}
+
+    async def genesis(self) -> str:
+        """The genesis document (JSON) the node runs."""
+        return self.genesis_json
 
     async def wait_for_leader(self, timeout_s: float = 60.0) -> int:
         deadline = asyncio.get_running_loop().time() + timeout_s

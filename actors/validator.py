@@ -8,6 +8,7 @@ import time
 
 import ray
 
+from aurigraph.codec.crypto import verify_request
 from aurigraph.codec.genesis import genesis_from_json
 from aurigraph.codec.node import checked_to_response, decode_batch
 from aurigraph.ledger import StatelessValidator
@@ -24,6 +25,11 @@ class TransactionValidator:
         """`TransactionBatch` bytes in; `BatchSubmitResponse` bytes out, in the same order:
         PENDING (passed, with tx id) or REJECTED (reason, detail)."""
         return checked_to_response(check_batch(self._validator, decode_batch(batch)))
+
+    def verify_signatures(self, request: bytes) -> bytes:
+        """`VerifyRequest` bytes in, `VerifyResponse` bytes out (the CryptoService helper); raises
+        `InvalidVerifyRequest` for a request that does not parse or is too large."""
+        return verify_request(request)
 
     def ping(self) -> bool:
         return True

@@ -23,9 +23,11 @@ from aurigraph.crypto import (
     encrypt_with_passphrase,
     verify,
 )
+from aurigraph.crypto.kem import KemKeyPair, kem_key_id
 from aurigraph.crypto.passphrase import DEFAULT_MEMLIMIT, DEFAULT_OPSLIMIT
 
 FORMAT_VERSION = 1
+KEM_ALGORITHM = "ml-kem-1024"
 
 
 class KeyFileError(ValueError):
@@ -36,9 +38,6 @@ def save_keypair(
     path: Path, keypair: KeyPair, passphrase: str, *, overwrite: bool = False,
     opslimit: int = DEFAULT_OPSLIMIT, memlimit: int = DEFAULT_MEMLIMIT,
 ) -> None:
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise KeyFileError(f"{path} already exists; refusing to overwrite a key")
     document = {
         "version": FORMAT_VERSION,
         "scheme": keypair.scheme.label,
@@ -48,6 +47,12 @@ def save_keypair(
         "kdf": "argon2id",
         "cipher": "xsalsa20-poly1305",
     }
+    _write_document(Path(path), document, overwrite)
+
+
+def _write_document(path: Path, document: dict, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise KeyFileError(f"{path} already exists; refusing to overwrite a key")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -61,6 +66,32 @@ def save_keypair(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_kem_keypair(path: Path, keypair: KemKeyPair, passphrase: str, *, overwrite: bool = False) -> None:
+    """An ML-KEM-1024 key pair (a recipient key for sealed payloads), in the same file format."""
+    document = {
+        "version": FORMAT_VERSION,
+        "scheme": KEM_ALGORITHM,
+        "public_key": keypair.public_key.hex(),
+        "secret_key": encrypt_with_passphrase(keypair.secret_key, passphrase).hex(),
+        "kdf": "argon2id",
+        "cipher": "xsalsa20-poly1305",
+    }
+    _write_document(Path(path), document, overwrite)
+
+
+def load_kem_public(path: Path) -> bytes:
+    """The ML-KEM-1024 public key of a KEM key file (no passphrase needed)."""
+    document = _read(path)
+    try:
+        if document["scheme"] != KEM_ALGORITHM:
+            raise ValueError(f"not an {KEM_ALGORITHM} key file")
+        public_key = bytes.fromhex(document["public_key"])
+        kem_key_id(public_key)  # checks the length
+    except (KeyError, TypeError, ValueError, CryptoError) as e:
+        raise KeyFileError(f"{path}: {e}") from None
+    return public_key
 
 
 def _read(path: Path) -> dict:

@@ -1,8 +1,9 @@
 """`aurigraph up`: run a node on a local Ray instance (or join a cluster with --address).
 
 Creates the data dir's genesis and node keys on first start (a dev chain), starts the actors through
-the supervisor, waits for a leader, prints where the node can be reached, and runs until Ctrl-C.
-Restarting with the same --data-dir continues the same chain.
+the supervisor, waits for a leader, starts the gateway (REST + WebSocket on --http-port, gRPC on
+--grpc-port), prints where the node can be reached, and runs until Ctrl-C. Restarting with the same
+--data-dir continues the same chain.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from aurigraph.cli.common import CliError
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir, prepare
 from aurigraph.node.ray_auth import configure_ray_auth
+from serve_apps.settings import GatewaySettings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,6 +31,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shards", type=int, default=defaults.shards, help="storage shards")
     p.add_argument("--max-batch-txs", type=int, default=defaults.max_batch_txs)
     p.add_argument("--batch-wait-ms", type=int, default=defaults.batch_wait_ms)
+    gw = GatewaySettings()
+    p.add_argument("--http-host", default=gw.http_host, help="REST/WebSocket listen address (0.0.0.0: all)")
+    p.add_argument("--http-port", type=int, default=gw.http_port)
+    p.add_argument("--grpc-port", type=int, default=gw.grpc_port, help="0: no gRPC ingress")
+    p.add_argument("--gateway-replicas", type=int, default=gw.replicas)
+    p.add_argument("--api-keys", type=Path, help="API keys file (aurigraph apikey new); default: no keys asked")
+    p.add_argument("--rate-limit", type=float, default=gw.rate_limit_per_s,
+                   help="requests/s per client (0: off)")
+    p.add_argument("--redis-url", help="share the rate limiter through Redis, e.g. redis://127.0.0.1:6379/0")
+    p.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM) ...")
+    p.add_argument("--tls-key", type=Path, help="... and this key")
     p.add_argument("--run-for-s", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.set_defaults(func=cmd_up)
 
@@ -42,12 +55,33 @@ def settings_from_args(args: argparse.Namespace) -> NodeSettings:
         raise CliError(str(e)) from None
 
 
+def gateway_settings_from_args(args: argparse.Namespace, data: DataDir) -> GatewaySettings:
+    try:
+        return GatewaySettings(http_host=args.http_host, http_port=args.http_port, grpc_port=args.grpc_port,
+                               replicas=args.gateway_replicas, api_keys_file=args.api_keys,
+                               rate_limit_per_s=args.rate_limit, redis_url=args.redis_url,
+                               ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
+                               kem_public_key_file=data.kem_key)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    gateway = gateway_settings_from_args(args, DataDir(settings.data_dir))
+    if gateway.api_keys_file is not None:
+        from serve_apps.auth import ApiKeys
+        try:
+            ApiKeys.load(gateway.api_keys_file)
+        except ValueError as e:
+            raise CliError(str(e)) from None
     genesis = prepare(DataDir(settings.data_dir), settings.chain_id, settings.replicas)
     if len(genesis.validators) != settings.replicas:
         settings = settings.model_copy(update={"replicas": len(genesis.validators)})
     configure_ray_auth(DataDir(settings.data_dir), local=args.address is None)
+    from serve_apps.gateway import set_proxy_environment, start_gateway
+
+    set_proxy_environment()
     from actors.launcher import start_node  # imports Ray: only for this command, after the auth settings
 
     print(f"starting Ray {'at ' + args.address if args.address else 'locally'} …", flush=True)
@@ -55,9 +89,20 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"node up: chain {genesis.chain_id} at height {node.height}, {settings.replicas} replicas "
           f"(leader: replica {node.leader}), "
           f"{settings.validators} validators, {settings.shards} shards", flush=True)
-    print(f"submit through Ray actor '{node.ingress_name}' in namespace '{node.namespace}' "
-          f""
-          f"(try: aurigraph bench node --address {node.address} --data-dir {settings.data_dir})", flush=True)
+    print("starting the gateway …", flush=True)
+    try:
+        start_gateway(gateway)
+    except Exception as e:  # e.g. a port in use: say so, and leave nothing running
+        node.stop()
+        raise CliError(f"the gateway did not start: {e}") from None
+    scheme = "https" if gateway.tls else "http"
+    print(f"REST  {scheme}://{gateway.http_host}:{gateway.http_port}/v11  "
+          f"(docs: {scheme}://{gateway.http_host}:{gateway.http_port}/api/docs, "
+          f"stream: ws{'s' if gateway.tls else ''}://{gateway.http_host}:{gateway.http_port}/v11/stream)", flush=True)
+    if gateway.grpc_port:
+        print(f"gRPC  {gateway.http_host}:{gateway.grpc_port}", flush=True)
+    print(f"Ray   --address {node.address}  (e.g. aurigraph bench node --address {node.address} "
+          f"--data-dir {settings.data_dir})", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -27,7 +27,7 @@ def checked_to_response(checked: Sequence[Checked]) -> bytes:
         if c.tx is not None:
             r.tx_id, r.status = c.tx.tx_id, transaction_pb2.TRANSACTION_STATUS_PENDING
         else:
-            r.status = transaction_pb2.TRANSACTION_STATUS_REJECTED
+            r.tx_id, r.status = c.tx_id, transaction_pb2.TRANSACTION_STATUS_REJECTED
             r.reason, r.detail = reject_reason_to_proto(c.rejection.reason), c.rejection.detail
     return response.SerializeToString()
 
@@ -66,8 +66,18 @@ def account_record(address: bytes, balance: int, nonce: int) -> bytes:
     return block_pb2.Account(address=address, balance=balance, nonce=nonce).SerializeToString()
 
 
-def committed_record(found: ArchivedTx) -> bytes:
+def committed_record(found: ArchivedTx, confidence: float = 0.0) -> bytes:
     return transaction_pb2.TransactionRecord(
         tx_id=found.tx.tx_id, status=int(TxStatus.COMMITTED), transaction=signed_to_proto(found.tx),
-        receipt=receipt_to_proto(found.receipt),
+        receipt=receipt_to_proto(found.receipt), confidence=confidence,
     ).SerializeToString()
+
+
+def outcome_record(tx_id: bytes, outcome: TxOutcome | None) -> bytes:
+    """A `TransactionRecord` for a transaction that is not (known to be) committed: PENDING,
+    REJECTED / DROPPED with reason and detail, or UNKNOWN when `outcome` is None."""
+    m = transaction_pb2.TransactionRecord(tx_id=tx_id)
+    if outcome is not None:
+        m.status, m.detail = int(outcome.status), outcome.detail
+        m.reason = reject_reason_to_proto(outcome.reason)
+    return m.SerializeToString()

@@ -2,6 +2,7 @@
 
     <data_dir>/genesis.json
     <data_dir>/keys/node-<id>.key       validator keys, encrypted (see `aurigraph.keystore`)
+    <data_dir>/keys/node-kem.key        the node's ML-KEM-1024 key (sealed payloads to the node)
     <data_dir>/keys/passphrase          dev only: created when no passphrase is configured
     <data_dir>/keys/ray_auth_token      Ray token of a node on a local Ray instance
     <data_dir>/replica-<id>/{log,ledger}
@@ -21,7 +22,8 @@ from pathlib import Path
 
 from aurigraph.codec.genesis import genesis_from_json, genesis_to_json
 from aurigraph.crypto import KeyPair, Scheme, generate_keypair
-from aurigraph.keystore import load_keypair, save_keypair
+from aurigraph.crypto.kem import generate_kem_keypair
+from aurigraph.keystore import load_keypair, save_kem_keypair, save_keypair
 from aurigraph.ledger import ChainParams, Genesis, Validator
 
 PASSPHRASE_ENV = "AURIGRAPH_NODE_PASSPHRASE"
@@ -38,6 +40,10 @@ class DataDir:
 
     def node_key(self, node_id: int) -> Path:
         return self.root / "keys" / f"node-{node_id}.key"
+
+    @property
+    def kem_key(self) -> Path:
+        return self.root / "keys" / "node-kem.key"
 
     @property
     def faucet_key(self) -> Path:
@@ -74,7 +80,11 @@ class DataDir:
 
 
 def prepare(data_dir: DataDir, chain_id: str, replicas: int, log=print) -> Genesis:
-    """Reuse the data dir's genesis, or create keys and a dev genesis for `replicas` validators."""
+    """Reuse the data dir's genesis, or create keys and a dev genesis for `replicas` validators.
+    The node's ML-KEM key is created when missing (also for an existing chain)."""
+    if not data_dir.kem_key.exists():
+        save_kem_keypair(data_dir.kem_key, generate_kem_keypair(), data_dir.passphrase())
+        log(f"wrote the node's ML-KEM-1024 key {data_dir.kem_key}")
     if data_dir.genesis.exists():
         genesis = data_dir.load_genesis()
         log(f"using {data_dir.genesis} (chain {genesis.chain_id}, {len(genesis.validators)} validators)")

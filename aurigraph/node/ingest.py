@@ -15,10 +15,12 @@ from aurigraph.ledger import SignedTx, StatelessValidator, TxRejected
 
 @dataclass(frozen=True)
 class Checked:
-    """One input's verdict: `tx` when it passed, `rejection` when it did not."""
+    """One input's verdict: `tx` when it passed, `rejection` when it did not. `tx_id` is set
+    whenever the input decoded (also for a rejection, e.g. a bad signature), else empty."""
 
     tx: SignedTx | None
     rejection: TxRejected | None
+    tx_id: bytes = b""
 
 
 def check_batch(validator: StatelessValidator, wire: Sequence[bytes]) -> list[Checked]:
@@ -36,5 +38,5 @@ def check_batch(validator: StatelessValidator, wire: Sequence[bytes]) -> list[Ch
             out.append(Checked(None, d))
         else:
             verdict = next(verdicts)
-            out.append(Checked(d if verdict is None else None, verdict))
+            out.append(Checked(d if verdict is None else None, verdict, d.tx_id))
     return out

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import random
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -91,6 +92,7 @@ class DriverSettings:
     gap_retention_ms: int = 10_000
     snapshot_every_entries: int = 1024  # snapshot the ledger and compact the log this often
     keep_log_entries: int = 256  # entries kept behind a snapshot, for followers slightly behind
+    recent_outcomes: int = 100_000  # REJECTED / DROPPED outcomes remembered for status queries
 
 
 class StorageMismatch(RuntimeError):
@@ -142,6 +144,7 @@ class ReplicaDriver:
         self._in_flight: _InFlight | None = None
         self._index_of_height: dict[int, int] = {}
         self._role = StateRole.FOLLOWER
+        self._recent: OrderedDict[bytes, TxOutcome] = OrderedDict()  # REJECTED / DROPPED, newest last
         # A crash between persisting a received snapshot and installing it leaves the ledger behind
         # the log's start; finish the install before replaying anything.
         stored = raft_log.snapshot()
@@ -201,7 +204,16 @@ class ReplicaDriver:
             self._after_role_change(out)
             self._maybe_compact()
             self._maybe_propose(out)
+        self._remember(out.outcomes)
         return out
+
+    def _remember(self, outcomes: Iterable[TxOutcome]) -> None:
+        for o in outcomes:
+            if o.status in (TxStatus.REJECTED, TxStatus.DROPPED):
+                self._recent[o.tx_id] = o
+                self._recent.move_to_end(o.tx_id)
+        while len(self._recent) > self.settings.recent_outcomes:
+            self._recent.popitem(last=False)
 
     def _persist(self, rd: Ready) -> None:
         if rd.snapshot is not None and not rd.snapshot.is_empty:
@@ -311,6 +323,17 @@ class ReplicaDriver:
         """Share of voters known (by the leader) to have stored the block at `height`; 0 if unknown."""
         index = self._index_of_height.get(height)
         return 0.0 if index is None or not self.is_leader else self.node.finality_confidence(index)
+
+    def status_of(self, tx_id: bytes) -> TxOutcome | None:
+        """What this replica knows of a transaction: COMMITTED (with its receipt) if applied here,
+        PENDING if queued or in flight on this leader, a recent REJECTED / DROPPED outcome, else None.
+        Rejections and drops are kept in memory only (the last `recent_outcomes`)."""
+        archived = self.ledger.transaction(tx_id)
+        if archived is not None:
+            return TxOutcome(tx_id, TxStatus.COMMITTED, archived.receipt)
+        if tx_id in self._pending or (self._in_flight is not None and tx_id in self._in_flight.tx_ids):
+            return TxOutcome(tx_id, TxStatus.PENDING)
+        return self._recent.get(tx_id)
 
     @property
     def pending_count(self) -> int:

@@ -54,3 +54,15 @@ class Signature(_message.Message):
     public_key: bytes
     signature: bytes
     def __init__(self, scheme: _Optional[_Union[SignatureScheme, str]] = ..., public_key: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class ApiError(_message.Message):
+    __slots__ = ("code", "detail", "reason", "retry_after_ms")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    detail: str
+    reason: RejectReason
+    retry_after_ms: int
+    def __init__(self, code: _Optional[str] = ..., detail: _Optional[str] = ..., reason: _Optional[_Union[RejectReason, str]] = ..., retry_after_ms: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,56 @@
+"""The gateway deployment and how `aurigraph up` starts it.
+
+One Serve application, `aurigraph`, whose ingress deployment serves both the FastAPI app (REST
+`/v11`, the WebSocket stream, OpenAPI docs at `/api/docs`) and the gRPC services: with a single
+application, Serve's gRPC proxy routes every call to it without `application` metadata.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ray import serve
+from ray.serve.config import HTTPOptions, gRPCOptions
+
+from serve_apps.grpc_ingress import SERVICER_FUNCTIONS, GrpcMethods
+from serve_apps.node_api import NodeApi
+from serve_apps.rest.app import create_app
+from serve_apps.service import GatewayService
+from serve_apps.settings import GatewaySettings
+
+APP_NAME = "aurigraph"
+# Serve's gRPC proxy reads its message limit from the environment when it starts (default 2 GiB).
+GRPC_MAX_MESSAGE_BYTES = 128 * 1024 * 1024
+
+
+# Streams end when their client goes; a short grace period keeps shutdown quick regardless.
+@serve.deployment(name="gateway", ray_actor_options={"num_cpus": 0}, max_ongoing_requests=256,
+                  graceful_shutdown_timeout_s=2)
+@serve.ingress()
+class Gateway(GrpcMethods):
+    def __init__(self, settings_json: str) -> None:
+        settings = GatewaySettings.model_validate_json(settings_json)
+        self.service = GatewayService(settings, NodeApi(settings.node_namespace, settings.kem_public_key_file))
+
+    def __serve_build_asgi_app__(self):
+        return create_app(self.service)
+
+
+def set_proxy_environment() -> None:
+    """Call before Ray starts, so Serve's proxies inherit it."""
+    os.environ.setdefault("RAY_SERVE_GRPC_MAX_MESSAGE_SIZE", str(GRPC_MAX_MESSAGE_BYTES))
+
+
+def start_gateway(settings: GatewaySettings) -> None:
+    """Start Serve's proxies on the configured ports and deploy the gateway (Ray is connected)."""
+    http = HTTPOptions(host=settings.http_host, port=settings.http_port,
+                       ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
+                       ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None)
+    grpc = gRPCOptions(port=settings.grpc_port, grpc_servicer_functions=SERVICER_FUNCTIONS if settings.grpc_port else [])
+    serve.start(http_options=http, grpc_options=grpc)
+    app = Gateway.options(num_replicas=settings.replicas).bind(settings.model_dump_json())
+    serve.run(app, name=APP_NAME, route_prefix="/", blocking=False)
+
+
+def stop_gateway() -> None:
+    serve.shutdown()

@@ -1,0 +1,164 @@
+"""The gRPC services of `protos/aurigraph/v1/services.proto`, as methods of the gateway
+deployment (Serve's gRPC proxy calls them by method name).
+
+Each method admits the call (API key from `x-api-key` or `authorization: Bearer` metadata, rate
+limit by peer), calls `GatewayService` / `NodeApi`, and maps an `ApiFailure` to its gRPC status
+with `CODE: detail` as details; `retry-after-ms` trailing metadata accompanies UNAVAILABLE and
+RESOURCE_EXHAUSTED answers that can be retried.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+from aurigraph.v1 import (
+    block_pb2,
+    consensus_pb2,
+    crypto_pb2,
+    events_pb2,
+    monitoring_pb2,
+    node_pb2,
+    transaction_pb2,
+)
+from serve_apps.auth import Role, presented_key
+from serve_apps.errors import ApiFailure
+from serve_apps.events import Filter, SlowConsumer
+
+SERVICER_FUNCTIONS = [
+    f"aurigraph.v1.services_pb2_grpc.add_{name}Servicer_to_server"
+    for name in ("TransactionService", "ConsensusService", "NodeService", "MonitoringService", "StorageService",
+                 "CryptoService")
+]
+
+
+def _fail(context, e: ApiFailure) -> None:
+    context.set_code(e.grpc_status)
+    context.set_details(f"{e.code}: {e.detail}")
+    if e.retry_after_ms:
+        context.set_trailing_metadata([("retry-after-ms", str(e.retry_after_ms))])
+
+
+def _metadata(context) -> dict[str, str]:
+    return {k.lower(): v for k, v in context.invocation_metadata() if isinstance(v, str)}
+
+
+def rpc(needs: Role, empty):
+    """Admission and error mapping around one unary method; `empty` is its response type."""
+    def wrap(method):
+        @functools.wraps(method)
+        async def handler(self, request, grpc_context):
+            try:
+                md = _metadata(grpc_context)
+                await self.service.admit(presented_key(md.get("authorization"), md.get("x-api-key")),
+                                         grpc_context.peer(), needs)
+                response = await method(self, request, grpc_context)
+                self.service.metrics.requests.labels("grpc", method.__name__, "OK").inc()
+                return response
+            except ApiFailure as e:
+                self.service.metrics.requests.labels("grpc", method.__name__, e.grpc_status.name).inc()
+                _fail(grpc_context, e)
+                return empty()
+        return handler
+    return wrap
+
+
+class GrpcMethods:
+    """Mixed into the gateway deployment, which provides `self.service` (a `GatewayService`)."""
+
+    # --- TransactionService ---------------------------------------------------------------------
+
+    @rpc(Role.SUBMITTER, transaction_pb2.SubmitResponse)
+    async def SubmitTransaction(self, request: transaction_pb2.SubmitRequest, grpc_context):
+        raw = request.transaction.SerializeToString(deterministic=True)
+        return await self.service.submit_one(raw, request.wait_committed, request.timeout_ms or None)
+
+    @rpc(Role.SUBMITTER, transaction_pb2.BatchSubmitResponse)
+    async def BatchSubmitTransactions(self, request: transaction_pb2.BatchSubmitRequest, grpc_context):
+        wire = [t.SerializeToString(deterministic=True) for t in request.transactions]
+        response = await self.service.submit(wire, wait=False)
+        if response.results and all(r.retry_after_ms for r in response.results):
+            raise ApiFailure("UNAVAILABLE", response.results[0].detail or "pipeline full",
+                             retry_after_ms=response.results[0].retry_after_ms)
+        return response
+
+    async def StreamTransactions(self, request: transaction_pb2.StreamTransactionsRequest, grpc_context):
+        """Committed transactions from `from_height` (0: from now on), then live; `account` filters."""
+        sub = None
+        try:
+            md = _metadata(grpc_context)
+            await self.service.admit(presented_key(md.get("authorization"), md.get("x-api-key")),
+                                     grpc_context.peer(), Role.READER)
+            if request.account and len(request.account) != 32:
+                raise ApiFailure("BAD_REQUEST", f"account must be 32 bytes, got {len(request.account)}")
+            flt = Filter(frozenset({events_pb2.EVENT_KIND_TRANSACTION_COMMITTED}), request.account)
+            sub = await self.service.hub.subscribe(flt, request.from_height or None)
+            async for event in self.service.hub.events(sub):
+                yield event.transaction_committed
+        except SlowConsumer as e:
+            self.service.metrics.stream_disconnects.inc()
+            _fail(grpc_context, ApiFailure("RATE_LIMITED", f"SLOW_CONSUMER: {e}"))
+        except ApiFailure as e:
+            _fail(grpc_context, e)
+        finally:
+            if sub is not None:
+                self.service.hub.unsubscribe(sub)
+
+    # --- queries --------------------------------------------------------------------------------
+
+    @rpc(Role.READER, consensus_pb2.ConsensusStatus)
+    async def GetStatus(self, request, grpc_context):
+        return await self.service.api.consensus_status()
+
+    @rpc(Role.READER, node_pb2.ListNodesResponse)
+    async def ListNodes(self, request, grpc_context):
+        return await self.service.api.nodes()
+
+    @rpc(Role.ADMIN, node_pb2.NodeChangeResponse)
+    async def JoinNode(self, request, grpc_context):
+        raise ApiFailure("NOT_IMPLEMENTED", "membership changes at runtime are not supported yet: the node "
+                                            "runs its genesis validator set")
+
+    @rpc(Role.ADMIN, node_pb2.NodeChangeResponse)
+    async def LeaveNode(self, request, grpc_context):
+        raise ApiFailure("NOT_IMPLEMENTED", "membership changes at runtime are not supported yet: the node "
+                                            "runs its genesis validator set")
+
+    @rpc(Role.READER, monitoring_pb2.HealthResponse)
+    async def GetHealth(self, request, grpc_context):
+        return await self.service.api.health()
+
+    @rpc(Role.READER, monitoring_pb2.MetricsSnapshot)
+    async def GetMetrics(self, request, grpc_context):
+        await self.service.metrics.refresh(self.service.api)
+        return self.service.metrics.snapshot(time.time_ns() // 1_000_000)
+
+    @rpc(Role.READER, block_pb2.BlockRecord)
+    async def GetBlock(self, request: block_pb2.GetBlockRequest, grpc_context):
+        which = request.WhichOneof("selector")
+        if which is None:
+            raise ApiFailure("BAD_REQUEST", "give a height or latest=true")
+        return await self.service.api.block(request.height if which == "height" else None)
+
+    @rpc(Role.READER, transaction_pb2.TransactionRecord)
+    async def GetTransaction(self, request: transaction_pb2.GetTransactionRequest, grpc_context):
+        if len(request.tx_id) != 64:
+            raise ApiFailure("BAD_REQUEST", f"tx_id must be 64 bytes, got {len(request.tx_id)}")
+        record = await self.service.api.transaction(request.tx_id)
+        if record.status == transaction_pb2.TRANSACTION_STATUS_UNKNOWN:
+            raise ApiFailure("NOT_FOUND", "unknown transaction")
+        return record
+
+    @rpc(Role.READER, block_pb2.Account)
+    async def GetAccount(self, request: block_pb2.GetAccountRequest, grpc_context):
+        if len(request.address) != 32:
+            raise ApiFailure("BAD_REQUEST", f"address must be 32 bytes, got {len(request.address)}")
+        return await self.service.api.account(request.address)
+
+    @rpc(Role.SUBMITTER, crypto_pb2.VerifyResponse)
+    async def VerifySignatures(self, request: crypto_pb2.VerifyRequest, grpc_context):
+        return await self.service.api.verify(request)
+
+    @rpc(Role.READER, crypto_pb2.KemPublicKey)
+    async def GetKemPublicKey(self, request, grpc_context):
+        return self.service.api.kem_public_key()

@@ -1,0 +1,89 @@
+"""Per-client rate limiting: a token bucket per client (API key name, else the peer address).
+
+In-process by default (each gateway replica limits on its own). With a Redis URL the buckets live
+in Redis, shared by every gateway replica, updated atomically by one Lua script. If Redis becomes
+unreachable the limiter falls back to its in-process buckets (logged, and counted in
+`aurigraph_gateway_rate_limiter_degraded_total`) and goes back to Redis when it answers again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+log = logging.getLogger("aurigraph.gateway")
+MAX_LOCAL_CLIENTS = 100_000
+REDIS_RETRY_S = 5.0
+
+# KEYS[1] bucket; ARGV: rate per s, burst, now ms, cost. Returns ms to wait (0: allowed).
+_LUA = """
+local rate, burst, now, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local state = redis.call('HMGET', KEYS[1], 't', 'at')
+local tokens, at = tonumber(state[1]), tonumber(state[2])
+if tokens == nil then tokens, at = burst, now end
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+local wait = 0
+if tokens >= cost then tokens = tokens - cost else wait = math.ceil((cost - tokens) * 1000 / rate) end
+redis.call('HSET', KEYS[1], 't', tokens, 'at', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
+return wait
+"""
+
+
+class LocalBuckets:
+    def __init__(self, rate_per_s: float, burst: int, now_s: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.now_s = rate_per_s, burst, now_s
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # client -> (tokens, at)
+
+    def take(self, client: str, cost: int = 1) -> int:
+        """0 if allowed, else the milliseconds until `cost` tokens are there."""
+        now = self.now_s()
+        tokens, at = self._buckets.pop(client, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
+        wait_ms = 0
+        if tokens >= cost:
+            tokens -= cost
+        else:
+            wait_ms = math.ceil((cost - tokens) * 1000 / self.rate)
+        self._buckets[client] = (tokens, now)
+        if len(self._buckets) > MAX_LOCAL_CLIENTS:
+            self._buckets.popitem(last=False)
+        return wait_ms
+
+
+class RateLimiter:
+    def __init__(self, rate_per_s: float, burst: int, redis_url: str | None = None,
+                 on_degraded: Callable[[], None] = lambda: None) -> None:
+        self.enabled = rate_per_s > 0
+        self._local = LocalBuckets(rate_per_s, burst) if self.enabled else None
+        self._rate, self._burst = rate_per_s, burst
+        self._redis = None
+        self._script = None
+        self._redis_down_until = 0.0
+        self._on_degraded = on_degraded
+        if self.enabled and redis_url:
+            import redis.asyncio as aioredis
+
+            self._redis = aioredis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+            self._script = self._redis.register_script(_LUA)
+
+    async def take(self, client: str, cost: int = 1) -> int:
+        """0 if the request may go ahead, else the milliseconds the client should wait."""
+        if not self.enabled:
+            return 0
+        if self._redis is not None and time.monotonic() >= self._redis_down_until:
+            try:
+                return int(await self._script(keys=[f"aurigraph:ratelimit:{client}"],
+                                              args=[self._rate, self._burst, time.time_ns() // 1_000_000, cost]))
+            except Exception as e:  # any Redis failure: degrade to local buckets, retry Redis later
+                log.warning("rate limiter: Redis unavailable (%s); limiting per gateway replica", e)
+                self._redis_down_until = time.monotonic() + REDIS_RETRY_S
+                self._on_degraded()
+        return self._local.take(client, cost)
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()

@@ -1,0 +1,66 @@
+"""The FastAPI app of one gateway replica: routes, the stream, and error mapping.
+
+Every error is an `aurigraph.v1.ApiError` body (JSON or protobuf, as negotiated) with its HTTP
+status; `Retry-After` (seconds) accompanies 429 and 503. A rejected single transaction answers
+422 with its `SubmitResponse` (status, reason, detail, tx id).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from serve_apps.errors import ApiFailure
+from serve_apps.rest import routes, stream
+from serve_apps.rest.media import render
+from serve_apps.service import GatewayService, RejectedFailure
+
+log = logging.getLogger("aurigraph.gateway")
+HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
+
+
+def _failure_response(request: Request, e: ApiFailure):
+    headers = {"Retry-After": str(max(1, math.ceil(e.retry_after_ms / 1000)))} if e.retry_after_ms else None
+    if isinstance(e, RejectedFailure):
+        return render(request, e.result, e.http_status, headers)
+    return render(request, e.to_proto(), e.http_status, headers)
+
+
+def create_app(service: GatewayService) -> FastAPI:
+    app = FastAPI(title="Aurigraph DLT gateway", version="11", docs_url="/api/docs",
+                  openapi_url="/api/openapi.json", redoc_url=None)
+    app.state.service = service
+    app.include_router(routes.router)
+    app.include_router(stream.router)
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next):
+        response = await call_next(request)
+        route = request.scope.get("route")
+        service.metrics.requests.labels("rest", getattr(route, "path", "unmatched"), response.status_code).inc()
+        return response
+
+    @app.exception_handler(ApiFailure)
+    async def on_failure(request: Request, e: ApiFailure):
+        return _failure_response(request, e)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, e: RequestValidationError):
+        problems = "; ".join(f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg')}" for err in e.errors())
+        return _failure_response(request, ApiFailure("BAD_REQUEST", problems[:500]))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, e: StarletteHTTPException):
+        code = HTTP_CODES.get(e.status_code, "BAD_REQUEST" if e.status_code < 500 else "INTERNAL")
+        return _failure_response(request, ApiFailure(code, str(e.detail)))
+
+    @app.exception_handler(Exception)
+    async def on_bug(request: Request, e: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _failure_response(request, ApiFailure("INTERNAL", f"internal error ({type(e).__name__})"))
+
+    return app

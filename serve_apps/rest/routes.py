@@ -1,0 +1,152 @@
+"""The `/v11` routes. Each parses its input, calls `GatewayService` / `NodeApi`, and renders the
+`aurigraph.v1` message in the negotiated format (see `media.py`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from aurigraph.crypto import CryptoError, address_from_text
+from aurigraph.v1 import crypto_pb2, transaction_pb2
+from serve_apps.errors import ApiFailure
+from serve_apps.rest.deps import Reader, Service, Submitter
+from serve_apps.rest.media import is_protobuf, parse, read_body, render
+
+router = APIRouter(prefix="/v11")
+
+TX_BODY_DOC = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "description": "aurigraph.v1.SignedTransaction (JSON mapping)"}},
+    "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}}}}}
+BATCH_BODY_DOC = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "description": "aurigraph.v1.BatchSubmitRequest (JSON mapping)"}},
+    "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}}}}}
+VERIFY_BODY_DOC = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "description": "aurigraph.v1.VerifyRequest (JSON mapping)"}},
+    "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}}}}}
+
+Wait = Annotated[Literal["none", "committed"], Query(description="committed: answer when final (bounded)")]
+TimeoutMs = Annotated[int | None, Query(ge=1, le=3_600_000, description="with wait=committed; capped by the server")]
+TxId = Annotated[str, Path(description="transaction id, 128 hex digits", min_length=1, max_length=256)]
+
+
+def _hex_id(text: str) -> bytes:
+    try:
+        tx_id = bytes.fromhex(text)
+    except ValueError:
+        raise ApiFailure("BAD_REQUEST", "transaction id must be hexadecimal") from None
+    if len(tx_id) != 64:
+        raise ApiFailure("BAD_REQUEST", f"transaction id must be 64 bytes (128 hex digits), got {len(tx_id)}")
+    return tx_id
+
+
+def _address(text: str) -> bytes:
+    if text.startswith("ag"):
+        try:
+            return address_from_text(text)
+        except CryptoError as e:
+            raise ApiFailure("BAD_REQUEST", f"address: {e}") from None
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raise ApiFailure("BAD_REQUEST", "address must be 'ag…' text or 64 hex digits") from None
+    if len(raw) != 32:
+        raise ApiFailure("BAD_REQUEST", f"address must be 32 bytes, got {len(raw)}")
+    return raw
+
+
+@router.post("/transactions", tags=["transactions"], openapi_extra=TX_BODY_DOC,
+             summary="Submit one signed transaction")
+async def submit_transaction(request: Request, service: Service, _: Submitter, wait: Wait = "none",
+                             timeout_ms: TimeoutMs = None) -> Response:
+    body = await read_body(request, service.settings.max_body_bytes)
+    signed = parse(request, body, transaction_pb2.SignedTransaction())
+    # The envelope is re-encoded canonically; the signed body bytes inside it are kept as they came.
+    raw = body if is_protobuf(request) else signed.SerializeToString(deterministic=True)
+    result = await service.submit_one(raw, wait == "committed", timeout_ms)
+    committed = result.status == transaction_pb2.TRANSACTION_STATUS_COMMITTED
+    return render(request, result, 200 if committed else 202)
+
+
+@router.post("/transactions/batch", tags=["transactions"], openapi_extra=BATCH_BODY_DOC,
+             summary="Submit up to 10,000 signed transactions; one result each, in order")
+async def submit_batch(request: Request, service: Service, _: Submitter, wait: Wait = "none",
+                       timeout_ms: TimeoutMs = None) -> Response:
+    body = await read_body(request, service.settings.max_batch_body_bytes)
+    if is_protobuf(request):
+        # BatchSubmitRequest's field 1 has TransactionBatch's wire shape: the transactions' exact bytes.
+        wire = list(parse(request, body, transaction_pb2.TransactionBatch()).transactions)
+    else:
+        batch = parse(request, body, transaction_pb2.BatchSubmitRequest())
+        wire = [t.SerializeToString(deterministic=True) for t in batch.transactions]
+    response = await service.submit(wire, wait == "committed", timeout_ms)
+    if all(r.retry_after_ms for r in response.results):
+        raise ApiFailure("UNAVAILABLE", response.results[0].detail or "pipeline full",
+                         retry_after_ms=response.results[0].retry_after_ms)
+    return render(request, response)
+
+
+@router.get("/transactions/{tx_id}", tags=["transactions"],
+            summary="Status: pending, committed (receipt, height, confidence), rejected, dropped or unknown")
+async def read_transaction(request: Request, service: Service, _: Reader, tx_id: TxId) -> Response:
+    record = await service.api.transaction(_hex_id(tx_id))
+    return render(request, record, 404 if record.status == transaction_pb2.TRANSACTION_STATUS_UNKNOWN else 200)
+
+
+@router.get("/blocks/latest", tags=["blocks"], summary="The latest committed block")
+async def read_latest_block(request: Request, service: Service, _: Reader) -> Response:
+    return render(request, await service.api.block(None))
+
+
+@router.get("/blocks/{height}", tags=["blocks"], summary="A committed block by height")
+async def read_block(request: Request, service: Service, _: Reader,
+                     height: Annotated[int, Path(ge=0, le=2**63 - 1)]) -> Response:
+    return render(request, await service.api.block(height))
+
+
+@router.get("/accounts/{address}", tags=["accounts"], summary="Balance and next nonce")
+async def read_account(request: Request, service: Service, _: Reader,
+                       address: Annotated[str, Path(min_length=1, max_length=128)]) -> Response:
+    return render(request, await service.api.account(_address(address)))
+
+
+@router.get("/consensus/status", tags=["consensus"],
+            summary="Term, leader, commit and applied index, per-replica progress, batch knobs")
+async def read_consensus_status(request: Request, service: Service, _: Reader) -> Response:
+    return render(request, await service.api.consensus_status())
+
+
+@router.get("/nodes", tags=["nodes"], summary="Validators: id, Ray node, role, stake, health, last heartbeat")
+async def read_nodes(request: Request, service: Service, _: Reader) -> Response:
+    return render(request, await service.api.nodes())
+
+
+@router.post("/crypto/verify", tags=["crypto"], openapi_extra=VERIFY_BODY_DOC,
+             summary="Verify up to 10,000 signatures server-side")
+async def verify_signatures(request: Request, service: Service, _: Submitter) -> Response:
+    body = await read_body(request, service.settings.max_batch_body_bytes)
+    return render(request, await service.api.verify(parse(request, body, crypto_pb2.VerifyRequest())))
+
+
+@router.get("/crypto/kem-public-key", tags=["crypto"], summary="The node's ML-KEM-1024 public key")
+async def read_kem_public_key(request: Request, service: Service, _: Reader) -> Response:
+    return render(request, service.api.kem_public_key())
+
+
+@router.get("/metrics", tags=["monitoring"], response_class=PlainTextResponse,
+            summary="Prometheus text format")
+async def read_metrics(service: Service, _: Reader) -> Response:
+    await service.metrics.refresh(service.api)
+    return Response(service.metrics.text(), media_type="text/plain; version=0.0.4")
+
+
+@router.get("/health", tags=["monitoring"], summary="Liveness: 200 while the gateway answers (readiness in the body)")
+async def read_health(request: Request, service: Service) -> Response:
+    return render(request, await service.api.health())
+
+
+@router.get("/ready", tags=["monitoring"], summary="Readiness: a leader exists and the pipeline accepts")
+async def read_ready(request: Request, service: Service) -> Response:
+    health = await service.api.health()
+    return render(request, health, 200 if health.ready else 503)

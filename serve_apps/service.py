@@ -1,0 +1,90 @@
+"""`GatewayService`: the gateway's behaviour, shared by the REST routes and the gRPC methods —
+admission (API key, rate limit), submission with its limits and metrics, and the stream hub.
+
+Handlers in `serve_apps/rest` and `serve_apps/grpc_ingress.py` only translate their protocol to
+these calls and map `ApiFailure` to their status codes.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aurigraph.v1 import transaction_pb2
+from serve_apps.auth import ApiKeys, Principal, Role
+from serve_apps.errors import ApiFailure
+from serve_apps.events import EventHub
+from serve_apps.metrics import GatewayMetrics
+from serve_apps.node_api import NodeApi, reject_reason_name
+from serve_apps.ratelimit import RateLimiter
+from serve_apps.settings import GatewaySettings
+
+STATUS_NAMES = {v: k.removeprefix("TRANSACTION_STATUS_").lower()
+                for k, v in transaction_pb2.TransactionStatus.items()}
+
+
+class GatewayService:
+    def __init__(self, settings: GatewaySettings, api: NodeApi) -> None:
+        self.settings = settings
+        self.api = api
+        self.metrics = GatewayMetrics()
+        self.keys = ApiKeys.load(settings.api_keys_file)
+        self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst, settings.redis_url,
+                                   on_degraded=self.metrics.limiter_degraded.inc)
+        self.hub = EventHub(api, settings.stream_queue_events)
+
+    async def admit(self, presented_key: str | None, peer: str, needs: Role) -> Principal:
+        """Authenticate and rate-limit one request; raises `ApiFailure`."""
+        principal = self.keys.authenticate(presented_key, needs)
+        client = principal.name if self.keys.enabled else peer
+        wait_ms = await self.limiter.take(client)
+        if wait_ms:
+            self.metrics.rate_limited.inc()
+            raise ApiFailure("RATE_LIMITED", f"rate limit of {self.settings.rate_limit_per_s:g} requests/s exceeded",
+                             retry_after_ms=wait_ms)
+        return principal
+
+    def wait_ms(self, requested_ms: int | None) -> int:
+        if requested_ms is None or requested_ms <= 0:
+            return self.settings.default_wait_ms
+        return min(requested_ms, self.settings.max_wait_ms)
+
+    async def submit(self, wire: list[bytes], wait: bool, timeout_ms: int | None = None
+                     ) -> transaction_pb2.BatchSubmitResponse:
+        """Raw `SignedTransaction` bytes in, one `SubmitResponse` each. Everything a validator can
+        see wrong comes back REJECTED with its reason; nothing rejected reaches consensus."""
+        if not wire:
+            raise ApiFailure("BAD_REQUEST", "no transactions in the request")
+        if len(wire) > self.settings.max_batch_txs:
+            raise ApiFailure("BATCH_TOO_LARGE", f"{len(wire)} transactions, at most {self.settings.max_batch_txs} "
+                                                "per request")
+        started = time.perf_counter()
+        response = await self.api.submit(wire, wait, self.wait_ms(timeout_ms))
+        elapsed_s = time.perf_counter() - started
+        committed = 0
+        for r in response.results:
+            self.metrics.submitted.labels(STATUS_NAMES.get(r.status, "unknown")).inc()
+            if r.status == transaction_pb2.TRANSACTION_STATUS_REJECTED:
+                self.metrics.rejected.labels(reject_reason_name(r.reason)).inc()
+            elif r.status == transaction_pb2.TRANSACTION_STATUS_COMMITTED:
+                committed += 1
+        if wait and committed:
+            self.metrics.finality.observe(elapsed_s)
+        self.hub.publish_rejections(wire, response.results)
+        return response
+
+    async def submit_one(self, raw: bytes, wait: bool, timeout_ms: int | None = None) -> transaction_pb2.SubmitResponse:
+        """One transaction; a rejection or a full pipeline is an `ApiFailure` (422 / 503)."""
+        result = (await self.submit([raw], wait, timeout_ms)).results[0]
+        if result.status == transaction_pb2.TRANSACTION_STATUS_REJECTED:
+            raise RejectedFailure(result)
+        if result.retry_after_ms:
+            raise ApiFailure("UNAVAILABLE", result.detail or "pipeline full", retry_after_ms=result.retry_after_ms)
+        return result
+
+
+class RejectedFailure(ApiFailure):
+    """A rejected transaction: the REST layer answers 422 with the `SubmitResponse` itself."""
+
+    def __init__(self, result: transaction_pb2.SubmitResponse) -> None:
+        super().__init__("REJECTED", f"{reject_reason_name(result.reason)}: {result.detail}", reason=result.reason)
+        self.result = result

@@ -1,0 +1,46 @@
+"""The gateway's settings: one typed, validated object, built once at the edge (`aurigraph up`
+flags) and handed to the Serve deployment as JSON.
+
+Limits here are what a client can rely on; they are listed in the README's API section.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class GatewaySettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8000, ge=1, le=65535)
+    grpc_port: int = Field(9000, ge=0, le=65535)  # 0: no gRPC ingress
+    replicas: int = Field(1, ge=1, le=64)  # gateway (Serve) replicas
+    max_batch_txs: int = Field(10_000, ge=1, le=10_000)
+    max_body_bytes: int = Field(128 * 1024, ge=1024)  # one transaction's request body
+    max_batch_body_bytes: int = Field(96 * 1024 * 1024, ge=1024)
+    max_wait_ms: int = Field(30_000, ge=1)  # cap on ?wait=committed / SubmitRequest.timeout_ms
+    default_wait_ms: int = Field(10_000, ge=1)
+    rate_limit_per_s: float = Field(1000.0, ge=0)  # requests per client; 0 turns rate limiting off
+    rate_limit_burst: int = Field(2000, ge=1)
+    redis_url: str | None = None  # share the rate limiter through Redis
+    api_keys_file: Path | None = None  # without it, no route asks for an API key
+    stream_queue_events: int = Field(4096, ge=16)  # a subscriber further behind is disconnected
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    node_namespace: str = "aurigraph"
+    kem_public_key_file: Path | None = None  # the node's ML-KEM-1024 public key (CryptoService)
+
+    @model_validator(mode="after")
+    def _check(self) -> GatewaySettings:
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError("TLS needs both a certificate and a key file")
+        if self.default_wait_ms > self.max_wait_ms:
+            raise ValueError("default_wait_ms must not exceed max_wait_ms")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.ssl_certfile is not None
