@@ -4,7 +4,8 @@ deployment (Serve's gRPC proxy calls them by method name).
 Each method admits the call (API key from `x-api-key` or `authorization: Bearer` metadata, rate
 limit by peer), calls `GatewayService` / `NodeApi`, and maps an `ApiFailure` to its gRPC status
 with `CODE: detail` as details; `retry-after-ms` trailing metadata accompanies UNAVAILABLE and
-RESOURCE_EXHAUSTED answers that can be retried.
+RESOURCE_EXHAUSTED answers that can be retried, and a rejected `SubmitTransaction` carries its
+`SubmitResponse` in `aurigraph-submit-response-bin` trailing metadata.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ from aurigraph.v1 import (
     node_pb2,
     transaction_pb2,
 )
-from serve_apps.auth import Role, presented_key
+from aurigraph.apikeys import Role
+from serve_apps.auth import presented_key
 from serve_apps.errors import ApiFailure
 from serve_apps.events import Filter, SlowConsumer
+from serve_apps.service import RejectedFailure
+
+SUBMIT_RESPONSE_METADATA = "aurigraph-submit-response-bin"
 
 SERVICER_FUNCTIONS = [
     f"aurigraph.v1.services_pb2_grpc.add_{name}Servicer_to_server"
@@ -35,8 +40,11 @@ SERVICER_FUNCTIONS = [
 def _fail(context, e: ApiFailure) -> None:
     context.set_code(e.grpc_status)
     context.set_details(f"{e.code}: {e.detail}")
-    if e.retry_after_ms:
-        context.set_trailing_metadata([("retry-after-ms", str(e.retry_after_ms))])
+    trailing = [("retry-after-ms", str(e.retry_after_ms))] if e.retry_after_ms else []
+    if isinstance(e, RejectedFailure):  # the whole SubmitResponse (tx id, reason), as for REST's 422
+        trailing.append((SUBMIT_RESPONSE_METADATA, e.result.SerializeToString()))
+    if trailing:
+        context.set_trailing_metadata(trailing)
 
 
 def _metadata(context) -> dict[str, str]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 
 from aurigraph.v1 import transaction_pb2
-from serve_apps.auth import ApiKeys, Principal, Role
+from aurigraph.apikeys import Role
+from serve_apps.auth import ApiKeys, Principal
 from serve_apps.errors import ApiFailure
 from serve_apps.events import EventHub
 from serve_apps.metrics import GatewayMetrics

@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from aurigraph.client.errors import ApiError
 from aurigraph.crypto import CryptoError
 from aurigraph.crypto.passphrase import DEFAULT_MEMLIMIT, DEFAULT_OPSLIMIT
 from aurigraph.keystore import KeyFileError
@@ -16,7 +17,7 @@ from aurigraph.ledger import GenesisError, TxRejected
 
 PASSPHRASE_ENV = "AURIGRAPH_PASSPHRASE"
 # Errors caused by input, reported as one line without a traceback.
-USER_ERRORS = (CryptoError, KeyFileError, GenesisError, TxRejected, OSError)
+USER_ERRORS = (CryptoError, KeyFileError, GenesisError, TxRejected, OSError, ApiError, TimeoutError)
 
 # Argon2id cost profiles for new key files (libsodium's names). "interactive" is for tests and
 # throwaway dev keys; keep "moderate" (the default) or "sensitive" for keys that guard value.

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from aurigraph.cli.common import CliError, add_passphrase_args, read_passphrase
+from aurigraph.cli.remote import register_tx_commands
 from aurigraph.codec import sign_transaction, signed_to_json
 from aurigraph.crypto import address_from_text
 from aurigraph.keystore import load_keypair
@@ -14,7 +15,7 @@ from aurigraph.ledger import DataWrite, Transfer, TxBody
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    tx = sub.add_parser("tx", help="build and sign transactions")
+    tx = sub.add_parser("tx", help="sign, send and look up transactions")
     tx_sub = tx.add_subparsers(dest="tx_command", required=True)
     s = tx_sub.add_parser("sign", help="sign a transfer or data write; prints SignedTransaction JSON")
     s.add_argument("--key", type=Path, required=True, help="sender's key file")
@@ -30,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--out", type=Path, help="write the JSON here instead of stdout")
     add_passphrase_args(s)
     s.set_defaults(func=cmd_sign)
+    register_tx_commands(tx_sub)
 
 
 def _kind(args: argparse.Namespace) -> Transfer | DataWrite:

@@ -13,6 +13,7 @@ import signal
 import threading
 from pathlib import Path
 
+from aurigraph.apikeys import load_key_file
 from aurigraph.cli.common import CliError
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir, prepare
@@ -40,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rate-limit", type=float, default=gw.rate_limit_per_s,
                    help="requests/s per client (0: off)")
     p.add_argument("--redis-url", help="share the rate limiter through Redis, e.g. redis://127.0.0.1:6379/0")
+    p.add_argument("--stream-queue-events", type=int, default=gw.stream_queue_events,
+                   help="events a stream subscriber may fall behind before it is disconnected")
     p.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM) ...")
     p.add_argument("--tls-key", type=Path, help="... and this key")
     p.add_argument("--run-for-s", type=float, help="stop after this many seconds (default: until Ctrl-C)")
@@ -61,6 +64,7 @@ def gateway_settings_from_args(args: argparse.Namespace, data: DataDir) -> Gatew
                                replicas=args.gateway_replicas, api_keys_file=args.api_keys,
                                rate_limit_per_s=args.rate_limit, redis_url=args.redis_url,
                                ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
+                               stream_queue_events=args.stream_queue_events,
                                kem_public_key_file=data.kem_key)
     except ValueError as e:
         raise CliError(str(e)) from None
@@ -70,9 +74,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     gateway = gateway_settings_from_args(args, DataDir(settings.data_dir))
     if gateway.api_keys_file is not None:
-        from serve_apps.auth import ApiKeys
         try:
-            ApiKeys.load(gateway.api_keys_file)
+            load_key_file(gateway.api_keys_file)
         except ValueError as e:
             raise CliError(str(e)) from None
     genesis = prepare(DataDir(settings.data_dir), settings.chain_id, settings.replicas)

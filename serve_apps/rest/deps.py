@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from serve_apps.auth import Principal, Role, presented_key
+from aurigraph.apikeys import Role
+from serve_apps.auth import Principal, presented_key
 from serve_apps.service import GatewayService
 
 

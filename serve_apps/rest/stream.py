@@ -22,7 +22,8 @@ from fastapi import APIRouter, Header, Query, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from aurigraph.v1 import events_pb2
-from serve_apps.auth import Role, presented_key
+from aurigraph.apikeys import Role
+from serve_apps.auth import presented_key
 from serve_apps.errors import ApiFailure
 from serve_apps.events import Filter, SlowConsumer
 from serve_apps.rest.media import to_json_dict
