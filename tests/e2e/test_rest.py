@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -24,19 +25,37 @@ def http(stack):
         yield client
 
 
-@pytest.fixture(scope="module")
-def nonces(stack, http):
-    """Next nonce of the faucet, tracked across this module's tests."""
-    account = http.get(f"/v11/accounts/{stack.faucet.address.hex()}").json()
-    return {"faucet": int(account["nonce"])}
+@pytest.fixture
+def sender(stack, http):
+    """A fresh account funded by the faucet (committed), with its next nonce tracked here."""
+    return Sender(stack.chain_id, fund(stack, http), 0)
 
 
-def transfer(stack, nonces, to: bytes | None = None, amount: int = 10, **overrides):
-    body = TxBody(overrides.pop("chain_id", stack.chain_id), stack.faucet.address,
-                  overrides.pop("nonce", nonces["faucet"]), overrides.pop("fee", 1),
-                  overrides.pop("timestamp_ms", time.time_ns() // 1_000_000),
-                  Transfer(to or generate_keypair().address, amount))
-    return sign_transaction(body, stack.faucet)
+def fund(stack, http, amount: int = 10**9):
+    key = generate_keypair()
+    nonce = int(http.get(f"/v11/accounts/{stack.faucet.address.hex()}").json()["nonce"])
+    tx = Sender(stack.chain_id, stack.faucet, nonce).transfer(to=key.address, amount=amount)
+    r = http.post("/v11/transactions", params={"wait": "committed"}, content=encode_signed(tx),
+                  headers={"content-type": PROTOBUF})
+    assert r.status_code == 200, r.text
+    return key
+
+
+@dataclass
+class Sender:
+    chain_id: str
+    key: object
+    nonce: int
+
+    def transfer(self, to: bytes | None = None, amount: int = 10, **overrides):
+        """A signed transfer with the next nonce (which it then counts as used) unless overridden."""
+        nonce = overrides.pop("nonce", None)
+        if nonce is None:
+            nonce, self.nonce = self.nonce, self.nonce + 1
+        body = TxBody(overrides.pop("chain_id", self.chain_id), self.key.address, nonce, overrides.pop("fee", 1),
+                      overrides.pop("timestamp_ms", time.time_ns() // 1_000_000),
+                      Transfer(to or generate_keypair().address, amount))
+        return sign_transaction(body, self.key)
 
 
 def error_of(response) -> dict:
@@ -45,26 +64,24 @@ def error_of(response) -> dict:
     return body
 
 
-def test_submit_json_and_wait_for_the_commit(stack, http, nonces):
-    tx = transfer(stack, nonces)
+def test_submit_json_and_wait_for_the_commit(http, sender):
+    tx = sender.transfer()
     r = http.post("/v11/transactions", params={"wait": "committed"}, content=signed_to_json(tx),
                   headers={"content-type": "application/json"})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "TRANSACTION_STATUS_COMMITTED"
     assert base64.b64decode(body["tx_id"]) == tx.tx_id and int(body["receipt"]["height"]) >= 1
-    nonces["faucet"] += 1
     again = http.post("/v11/transactions", params={"wait": "committed"}, content=signed_to_json(tx))
     assert again.status_code == 200 and again.json()["status"] == "TRANSACTION_STATUS_COMMITTED", "idempotent by id"
 
 
-def test_submit_protobuf_without_waiting_then_read_its_status(stack, http, nonces):
-    tx = transfer(stack, nonces)
+def test_submit_protobuf_without_waiting_then_read_its_status(http, sender):
+    tx = sender.transfer()
     r = http.post("/v11/transactions", content=encode_signed(tx), headers={"content-type": PROTOBUF, "accept": PROTOBUF})
     assert r.status_code in (200, 202) and r.headers["content-type"] == PROTOBUF
     result = transaction_pb2.SubmitResponse.FromString(r.content)
     assert result.tx_id == tx.tx_id
-    nonces["faucet"] += 1
     deadline = time.monotonic() + 30
     while True:
         record = http.get(f"/v11/transactions/{tx.tx_id.hex()}").json()
@@ -83,9 +100,13 @@ def test_submit_protobuf_without_waiting_then_read_its_status(stack, http, nonce
     ("fee_too_low", "REJECT_REASON_FEE_TOO_LOW"),
     ("bad_timestamp", "REJECT_REASON_BAD_TIMESTAMP"),
 ])
-def test_bad_transactions_are_422_with_their_reason(stack, http, nonces, case, reason):
+def test_bad_transactions_are_422_with_their_reason(http, sender, case, reason):
+    if case == "replay":
+        first = http.post("/v11/transactions", params={"wait": "committed"}, content=encode_signed(sender.transfer()),
+                          headers={"content-type": PROTOBUF})
+        assert first.status_code == 200, first.text
     if case == "bad_signature":
-        tx = transfer(stack, nonces)
+        tx = sender.transfer()
         wire = encode_signed(tx)
         m = transaction_pb2.SignedTransaction.FromString(wire)
         m.signature = bytes([m.signature[0] ^ 1]) + m.signature[1:]
@@ -93,7 +114,7 @@ def test_bad_transactions_are_422_with_their_reason(stack, http, nonces, case, r
     else:
         overrides = {"wrong_chain": {"chain_id": "another-chain"}, "replay": {"nonce": 0},
                      "fee_too_low": {"fee": 0}, "bad_timestamp": {"timestamp_ms": 1}}[case]
-        wire = encode_signed(transfer(stack, nonces, **overrides))
+        wire = encode_signed(sender.transfer(**overrides))
     r = http.post("/v11/transactions", params={"wait": "committed", "timeout_ms": 5000}, content=wire,
                   headers={"content-type": PROTOBUF})
     assert r.status_code == 422, r.text
@@ -132,10 +153,9 @@ def test_oversize_bodies_are_413(http):
     assert r.status_code == 413 and error_of(r)["code"] == "PAYLOAD_TOO_LARGE"
 
 
-def test_batch_gives_one_result_per_transaction_in_order(stack, http, nonces):
-    good = [transfer(stack, nonces, nonce=nonces["faucet"] + i) for i in range(20)]
-    nonces["faucet"] += 20
-    bad = transfer(stack, nonces, chain_id="elsewhere")
+def test_batch_gives_one_result_per_transaction_in_order(http, sender):
+    good = [sender.transfer() for _ in range(20)]
+    bad = sender.transfer(chain_id="elsewhere", nonce=99)
     batch = transaction_pb2.BatchSubmitRequest(
         transactions=[transaction_pb2.SignedTransaction.FromString(encode_signed(t)) for t in [*good[:10], bad, *good[10:]]])
     r = http.post("/v11/transactions/batch", params={"wait": "committed"}, content=batch.SerializeToString(),
@@ -216,8 +236,8 @@ def test_health_ready_and_metrics(http):
         assert name in text, name
 
 
-def test_crypto_helpers(stack, http, nonces):
-    tx = transfer(stack, nonces)
+def test_crypto_helpers(stack, http):
+    tx = Sender(stack.chain_id, stack.faucet, 0).transfer()
     item = {"signature": {"scheme": "SIGNATURE_SCHEME_ED25519", "public_key": base64.b64encode(tx.public_key).decode(),
                           "signature": base64.b64encode(tx.signature).decode()},
             "message": base64.b64encode(tx.verify_item()[2]).decode()}
