@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pytest
@@ -47,8 +48,8 @@ class Stack:
     def grpc_target(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
 
-    @property
-    def faucet(self) -> KeyPair:
+    @cached_property
+    def faucet(self) -> KeyPair:  # decrypting a key file costs about a second (Argon2id): once
         return load_keypair(self.data.faucet_key, self.data.passphrase())
 
     @property
