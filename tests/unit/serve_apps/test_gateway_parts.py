@@ -1,0 +1,106 @@
+"""The gateway's parts that need no node: API keys, the token bucket, the error table, the stream's
+filter and slow-consumer rule."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import grpc
+import pytest
+
+from aurigraph.apikeys import Role, add_key, load_key_file
+from aurigraph.v1 import events_pb2
+from serve_apps.auth import ApiKeys
+from serve_apps.errors import CODES, ApiFailure
+from serve_apps.events import EventHub, Filter, SlowConsumer, Subscription
+from serve_apps.ratelimit import LocalBuckets
+
+
+def test_api_keys_roles_and_refusals(tmp_path):
+    path = tmp_path / "keys.json"
+    reader, admin = add_key(path, "dash", Role.READER), add_key(path, "ops", Role.ADMIN)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert reader not in path.read_text() and admin not in path.read_text(), "only digests are stored"
+    keys = ApiKeys.load(path)
+    assert keys.authenticate(reader, Role.READER).name == "dash"
+    assert keys.authenticate(admin, Role.SUBMITTER).role is Role.ADMIN
+    for presented, needs, code in [(None, Role.READER, "UNAUTHENTICATED"), ("agk_wrong", Role.READER, "UNAUTHENTICATED"),
+                                   (reader, Role.SUBMITTER, "FORBIDDEN")]:
+        with pytest.raises(ApiFailure) as caught:
+            keys.authenticate(presented, needs)
+        assert caught.value.code == code
+    with pytest.raises(ValueError, match="already has a key named"):
+        add_key(path, "ops", Role.READER)
+
+
+def test_without_a_keys_file_everything_is_open():
+    assert ApiKeys.load(None).authenticate(None, Role.ADMIN).role is Role.ADMIN
+
+
+@pytest.mark.parametrize("content", ["not json", "{}", '{"keys": []}', '{"keys": [{"name": "a", "role": "god", '
+                                     '"sha256": "00"}]}', '{"keys": [{"name": "a", "role": "reader", "sha256": "00"}]}'])
+def test_bad_key_files_are_refused_with_the_reason(tmp_path, content):
+    path = tmp_path / "keys.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match="API keys file"):
+        load_key_file(path)
+
+
+def test_token_bucket_refills_at_the_rate_and_caps_at_the_burst():
+    now = [0.0]
+    buckets = LocalBuckets(rate_per_s=10, burst=3, now_s=lambda: now[0])
+    assert [buckets.take("a") for _ in range(3)] == [0, 0, 0]
+    assert buckets.take("a") == 100, "one token every 100 ms"
+    assert buckets.take("b") == 0, "clients have their own buckets"
+    now[0] += 0.25
+    assert buckets.take("a") == 0 and buckets.take("a") == 0 and buckets.take("a") > 0
+    now[0] += 60
+    assert [buckets.take("a") for _ in range(4)][-1] > 0, "never more than the burst"
+
+
+def test_every_error_code_maps_to_a_4xx_or_5xx_and_a_grpc_status():
+    for code, (http, status) in CODES.items():
+        e = ApiFailure(code, "x")
+        assert 400 <= e.http_status < 600 and isinstance(e.grpc_status, grpc.StatusCode)
+        assert e.to_proto().code == code
+    with pytest.raises(ValueError):
+        ApiFailure("WHATEVER", "x")
+
+
+def _event(kind_field: str) -> events_pb2.Event:
+    e = events_pb2.Event()
+    getattr(e, kind_field).SetInParent()
+    return e
+
+
+def test_filter_by_kind_and_account():
+    tx = events_pb2.EVENT_KIND_TRANSACTION_COMMITTED
+    block = events_pb2.EVENT_KIND_BLOCK_COMMITTED
+    assert Filter().matches(tx, [b"a"]) and Filter().matches(block, [])
+    assert not Filter(frozenset({block})).matches(tx, [b"a"])
+    assert Filter(account=b"a").matches(tx, [b"x", b"a"]) and not Filter(account=b"a").matches(tx, [b"x"])
+    assert Filter(account=b"a").matches(block, []), "the account filter applies to transaction events only"
+
+
+def test_a_subscriber_that_falls_behind_is_cut_off_after_what_it_was_sent():
+    async def scenario():
+        hub = EventHub(api=None, queue_events=4)
+        sub = Subscription(Filter(), live_from=1, queue=asyncio.Queue(4), replay_from=1)
+        for _ in range(6):  # two more than the queue holds
+            sub.offer(events_pb2.EVENT_KIND_BLOCK_COMMITTED, (), _event("block_committed"))
+        assert sub.overflowed
+        received = []
+        with pytest.raises(SlowConsumer):
+            async for event in hub.events(sub):
+                received.append(event.sequence)
+        return received
+
+    assert asyncio.run(scenario()) == [1, 2, 3, 4], "it gets what was queued, in order, then is disconnected"
+
+
+def test_keys_file_format_is_documented_json(tmp_path):
+    path = tmp_path / "k.json"
+    add_key(path, "svc", Role.SUBMITTER)
+    entry = json.loads(path.read_text())["keys"][0]
+    assert entry["name"] == "svc" and entry["role"] == "submitter" and len(bytes.fromhex(entry["sha256"])) == 32
