@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--api-keys", type=Path, help="API keys file (aurigraph apikey new); default: no keys asked")
     p.add_argument("--rate-limit", type=float, default=gw.rate_limit_per_s,
                    help="requests/s per client (0: off)")
+    p.add_argument("--rate-limit-burst", type=int, default=gw.rate_limit_burst, help="requests a client may burst")
     p.add_argument("--redis-url", help="share the rate limiter through Redis, e.g. redis://127.0.0.1:6379/0")
     p.add_argument("--stream-queue-events", type=int, default=gw.stream_queue_events,
                    help="events a stream subscriber may fall behind before it is disconnected")
@@ -62,7 +63,8 @@ def gateway_settings_from_args(args: argparse.Namespace, data: DataDir) -> Gatew
     try:
         return GatewaySettings(http_host=args.http_host, http_port=args.http_port, grpc_port=args.grpc_port,
                                replicas=args.gateway_replicas, api_keys_file=args.api_keys,
-                               rate_limit_per_s=args.rate_limit, redis_url=args.redis_url,
+                               rate_limit_per_s=args.rate_limit, rate_limit_burst=args.rate_limit_burst,
+                               redis_url=args.redis_url,
                                ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
                                stream_queue_events=args.stream_queue_events,
                                kem_public_key_file=data.kem_key)
