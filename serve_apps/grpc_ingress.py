@@ -20,6 +20,7 @@ from aurigraph.v1 import (
     events_pb2,
     monitoring_pb2,
     node_pb2,
+    services_pb2_grpc,
     transaction_pb2,
 )
 from aurigraph.apikeys import Role
@@ -30,11 +31,52 @@ from serve_apps.service import RejectedFailure
 
 SUBMIT_RESPONSE_METADATA = "aurigraph-submit-response-bin"
 
-SERVICER_FUNCTIONS = [
-    f"aurigraph.v1.services_pb2_grpc.add_{name}Servicer_to_server"
-    for name in ("TransactionService", "ConsensusService", "NodeService", "MonitoringService", "StorageService",
-                 "CryptoService")
-]
+SERVICER_FUNCTIONS = ["serve_apps.grpc_ingress.add_services"]
+SERVICES = ("TransactionService", "ConsensusService", "NodeService", "MonitoringService", "StorageService",
+            "CryptoService")
+
+
+class MalformedRequest:
+    """Stands in for a request whose bytes did not parse, so the method answers INVALID_ARGUMENT
+    with the reason instead of gRPC's own INTERNAL "Exception deserializing request"."""
+
+    def __init__(self, message: str, error: str) -> None:
+        self.message, self.error = message, error
+
+
+def _lenient(handler):
+    parse = handler.request_deserializer
+    name = getattr(parse, "__self__", None)
+
+    def deserialize(data: bytes):
+        try:
+            return parse(data)
+        except Exception as e:  # any parse failure of client bytes
+            return MalformedRequest(getattr(name, "__name__", "request"), f"{type(e).__name__}: {e}"[:300])
+    return handler._replace(request_deserializer=deserialize)
+
+
+class _LenientServer:
+    """Hands the generated registrations to Serve's gRPC server with request parsing that never raises."""
+
+    def __init__(self, server) -> None:
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers) -> None:
+        for h in handlers:
+            h._method_handlers = {k: _lenient(v) for k, v in h._method_handlers.items()}
+        self._server.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(self, service: str, handlers: dict) -> None:
+        if hasattr(self._server, "add_registered_method_handlers"):
+            self._server.add_registered_method_handlers(service, {k: _lenient(v) for k, v in handlers.items()})
+
+
+def add_services(servicer, server) -> None:
+    """The servicer function Serve calls (named in `gRPCOptions`): every Aurigraph service."""
+    lenient = _LenientServer(server)
+    for name in SERVICES:
+        getattr(services_pb2_grpc, f"add_{name}Servicer_to_server")(servicer, lenient)
 
 
 def _fail(context, e: ApiFailure) -> None:
@@ -57,6 +99,8 @@ def rpc(needs: Role, empty):
         @functools.wraps(method)
         async def handler(self, request, grpc_context):
             try:
+                if isinstance(request, MalformedRequest):
+                    raise ApiFailure("MALFORMED", f"{request.message} does not parse: {request.error}")
                 md = _metadata(grpc_context)
                 await self.service.admit(presented_key(md.get("authorization"), md.get("x-api-key")),
                                          grpc_context.peer(), needs)
@@ -94,6 +138,8 @@ class GrpcMethods:
         """Committed transactions from `from_height` (0: from now on), then live; `account` filters."""
         sub = None
         try:
+            if isinstance(request, MalformedRequest):
+                raise ApiFailure("MALFORMED", f"{request.message} does not parse: {request.error}")
             md = _metadata(grpc_context)
             await self.service.admit(presented_key(md.get("authorization"), md.get("x-api-key")),
                                      grpc_context.peer(), Role.READER)
