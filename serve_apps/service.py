@@ -12,6 +12,7 @@ import time
 from aurigraph.v1 import transaction_pb2
 from aurigraph.apikeys import Role
 from serve_apps.auth import ApiKeys, Principal
+from serve_apps.batching import MicroBatcher
 from serve_apps.errors import ApiFailure
 from serve_apps.events import EventHub
 from serve_apps.metrics import GatewayMetrics
@@ -32,6 +33,7 @@ class GatewayService:
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst, settings.redis_url,
                                    on_degraded=self.metrics.limiter_degraded.inc)
         self.hub = EventHub(api, settings.stream_queue_events)
+        self._batchers: dict[tuple[bool, int], MicroBatcher] = {}
 
     async def admit(self, presented_key: str | None, peer: str, needs: Role) -> Principal:
         """Authenticate and rate-limit one request; raises `ApiFailure`."""
@@ -74,8 +76,15 @@ class GatewayService:
         return response
 
     async def submit_one(self, raw: bytes, wait: bool, timeout_ms: int | None = None) -> transaction_pb2.SubmitResponse:
-        """One transaction; a rejection or a full pipeline is an `ApiFailure` (422 / 503)."""
-        result = (await self.submit([raw], wait, timeout_ms)).results[0]
+        """One transaction, batched with the others arriving now (same wait); a rejection or a full
+        pipeline is an `ApiFailure` (422 / 503)."""
+        key = (wait, -(-self.wait_ms(timeout_ms) // 1000) * 1000 if wait else 0)  # waits in whole seconds
+        batcher = self._batchers.get(key)
+        if batcher is None:
+            async def flush(wire: list[bytes], wait=key[0], timeout=key[1]):
+                return (await self.submit(wire, wait, timeout or None)).results
+            batcher = self._batchers[key] = MicroBatcher(flush, self.settings.max_batch_txs)
+        result = await batcher.submit(raw)
         if result.status == transaction_pb2.TRANSACTION_STATUS_REJECTED:
             raise RejectedFailure(result)
         if result.retry_after_ms:

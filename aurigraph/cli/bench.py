@@ -47,6 +47,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     n.add_argument("--json", action="store_true")
     n.set_defaults(func=cmd_node)
 
+    g = b_sub.add_parser("gateway", help="single and batch submits through the gateway (REST or gRPC), vs a bare "
+                         "endpoint on the same protocol")
+    g.add_argument("--via", choices=["rest", "grpc"], default="rest")
+    g.add_argument("--url", help="a running gateway (http://… or grpc://…); default: start a temporary node "
+                   "with `aurigraph up` in a temporary data dir")
+    g.add_argument("--data-dir", type=Path, default=Path("data"), help="with --url: the node's data dir (faucet key)")
+    g.add_argument("--api-key", help="with --url: a submitter key, if the gateway asks for one")
+    g.add_argument("--single-txs", type=int, default=2_000, help="transactions sent one per request")
+    g.add_argument("--batch-txs", type=int, default=20_000, help="transactions sent in batches")
+    g.add_argument("--batch-size", type=int, default=1_000)
+    g.add_argument("--concurrency", type=int, default=16, help="clients in parallel")
+    g.add_argument("--out-dir", type=Path, default=DEFAULT_RESULTS_DIR)
+    g.add_argument("--json", action="store_true")
+    g.set_defaults(func=cmd_gateway)
+
 
 def cmd_crypto(args: argparse.Namespace) -> int:
     if args.batch < 1 or args.rounds < 1:
@@ -125,5 +140,47 @@ def cmd_node(args: argparse.Namespace) -> int:
                   cpus=os.cpu_count(), tps_over_bare_verify=round(result["committed_tps"] / bare, 3))
     path = write_result("node", result, args.out_dir)
     print(json.dumps(result, indent=2) if args.json else node_bench.format_result(result))
+    print(f"result written to {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    import subprocess
+    import tempfile
+
+    from aurigraph.bench import gateway
+    from aurigraph.bench.stack import free_port, spawn_up
+    from aurigraph.keystore import load_keypair
+    from aurigraph.node.datadir import DataDir
+
+    if min(args.single_txs, args.batch_txs, args.batch_size, args.concurrency) < 1:
+        raise CliError("--single-txs, --batch-txs, --batch-size and --concurrency must be >= 1")
+    plan = gateway.Plan(args.single_txs, args.batch_txs, args.batch_size, args.concurrency)
+    stack, tmp = None, None
+    bare_port = free_port()
+    bare = subprocess.Popen([sys.executable, "-m", "aurigraph.bench.bare", args.via, str(bare_port)])
+    try:
+        if args.url:
+            url, data = args.url, DataDir(args.data_dir)
+        else:
+            tmp = tempfile.TemporaryDirectory(prefix="aurigraph-bench-")
+            _progress("starting a temporary node and gateway (aurigraph up) …")
+            stack = spawn_up(Path(tmp.name), "--rate-limit", "0")
+            url = stack.url if args.via == "rest" else f"grpc://{stack.grpc_target}"
+            data = stack.data
+        bare_url = f"http://127.0.0.1:{bare_port}" if args.via == "rest" else f"grpc://127.0.0.1:{bare_port}"
+        faucet = load_keypair(data.faucet_key, data.passphrase())
+        result = gateway.run(url, bare_url, faucet, plan, args.api_key, _progress)
+    finally:
+        bare.terminate()
+        bare.wait()
+        if stack is not None:
+            stack.stop()
+        if tmp is not None:
+            tmp.cleanup()
+    print(file=sys.stderr)
+    result.update(via=args.via, cpus=os.cpu_count())
+    path = write_result(f"gateway-{args.via}", result, args.out_dir)
+    print(json.dumps(result, indent=2) if args.json else gateway.format_result(result))
     print(f"result written to {path}", file=sys.stderr)
     return 0

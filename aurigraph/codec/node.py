@@ -81,3 +81,15 @@ def outcome_record(tx_id: bytes, outcome: TxOutcome | None) -> bytes:
         m.status, m.detail = int(outcome.status), outcome.detail
         m.reason = reject_reason_to_proto(outcome.reason)
     return m.SerializeToString()
+
+
+def pending_ack() -> bytes:
+    """A bare PENDING `SubmitResponse` (the benchmark's do-nothing endpoint answers this)."""
+    return transaction_pb2.SubmitResponse(status=int(TxStatus.PENDING)).SerializeToString()
+
+
+def pending_acks(batch: bytes) -> bytes:
+    """One PENDING result per transaction of a `TransactionBatch` / `BatchSubmitRequest`."""
+    count = len(transaction_pb2.TransactionBatch.FromString(batch).transactions)
+    r = transaction_pb2.SubmitResponse(status=int(TxStatus.PENDING))
+    return transaction_pb2.BatchSubmitResponse(results=[r] * count).SerializeToString()

@@ -104,3 +104,27 @@ def test_keys_file_format_is_documented_json(tmp_path):
     add_key(path, "svc", Role.SUBMITTER)
     entry = json.loads(path.read_text())["keys"][0]
     assert entry["name"] == "svc" and entry["role"] == "submitter" and len(bytes.fromhex(entry["sha256"])) == 32
+
+
+def test_micro_batcher_makes_one_call_for_concurrent_items_and_keeps_their_order():
+    from serve_apps.batching import MicroBatcher
+
+    calls = []
+
+    async def flush(items):
+        calls.append(list(items))
+        if "boom" in items:
+            raise RuntimeError("node down")
+        return [f"r-{i}" for i in items]
+
+    async def scenario():
+        batcher = MicroBatcher(flush, max_items=3, max_wait_s=0.01)
+        first = await asyncio.gather(*(batcher.submit(i) for i in range(5)))
+        lone = await batcher.submit(9)
+        failed = await asyncio.gather(batcher.submit("boom"), batcher.submit(1), return_exceptions=True)
+        return first, lone, failed
+
+    first, lone, failed = asyncio.run(scenario())
+    assert first == [f"r-{i}" for i in range(5)] and lone == "r-9"
+    assert calls[:3] == [[0, 1, 2], [3, 4], [9]], "full batches go at once, the rest after max_wait_s"
+    assert all(isinstance(e, RuntimeError) for e in failed), "every caller of a failed batch sees the error"
