@@ -128,8 +128,13 @@ class ConsensusReplica:
         tick_s = self.settings.tick_ms / 1000
         next_tick = time.monotonic() + tick_s
         while not self._halted:
+            wake_at = next_tick
+            due_ms = self.driver.proposal_due_ms()
+            if due_ms is not None:  # a batch is waiting: build it when its wait is over, not at the next
+                # tick (at most every millisecond, should the log not be ready for a block yet)
+                wake_at = min(wake_at, time.monotonic() + max(0.001, (due_ms - _now_ms()) / 1000))
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, next_tick - time.monotonic()))
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, wake_at - time.monotonic()))
             except asyncio.TimeoutError:
                 pass
             self._wake.clear()

@@ -8,6 +8,7 @@ application, Serve's gRPC proxy routes every call to it without `application` me
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from ray import serve
 from ray.serve.config import HTTPOptions, gRPCOptions
@@ -37,9 +38,29 @@ class Gateway(GrpcMethods):
         return create_app(self.service)
 
 
-def set_proxy_environment() -> None:
-    """Call before Ray starts, so Serve's proxies inherit it."""
+TLS13_OPENSSL_CONF = """\
+# Written by aurigraph up: the gateway's HTTPS listener accepts TLS 1.3 only.
+openssl_conf = openssl_init
+[openssl_init]
+ssl_conf = ssl_section
+[ssl_section]
+system_default = system_default_section
+[system_default_section]
+MinProtocol = TLSv1.3
+Protocol = -ALL, TLSv1.3
+"""
+
+
+def set_proxy_environment(settings: GatewaySettings, data_dir: Path) -> None:
+    """Call before Ray starts, so Serve's proxies inherit it: the gRPC message limit, and with
+    TLS an OpenSSL configuration that allows TLS 1.3 only. Serve's HTTP proxy takes no TLS version
+    setting of its own, and Python's `SSLContext` lowers a configured minimum back to TLS 1.2, but
+    the `Protocol` line sets the no-TLS-1.2 option, which Python leaves in place."""
     os.environ.setdefault("RAY_SERVE_GRPC_MAX_MESSAGE_SIZE", str(GRPC_MAX_MESSAGE_BYTES))
+    if settings.tls:
+        conf = data_dir / "openssl-tls13.cnf"
+        conf.write_text(TLS13_OPENSSL_CONF)
+        os.environ["OPENSSL_CONF"] = str(conf)
 
 
 def start_gateway(settings: GatewaySettings) -> None:

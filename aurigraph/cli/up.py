@@ -86,7 +86,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     configure_ray_auth(DataDir(settings.data_dir), local=args.address is None)
     from serve_apps.gateway import set_proxy_environment, start_gateway
 
-    set_proxy_environment()
+    set_proxy_environment(gateway, settings.data_dir)
     from actors.launcher import start_node  # imports Ray: only for this command, after the auth settings
 
     print(f"starting Ray {'at ' + args.address if args.address else 'locally'} …", flush=True)

@@ -39,6 +39,8 @@ class RestTransport:
         self._headers = {"accept": PROTOBUF}
         if api_key:
             self._headers["x-api-key"] = api_key
+        if isinstance(verify, str):  # a CA file: trust it (e.g. a node's self-signed certificate)
+            verify = ssl.create_default_context(cafile=verify)
         self._verify = verify
         self._http = httpx.AsyncClient(base_url=self.url, headers=self._headers, timeout=timeout_s, verify=verify)
 
@@ -107,8 +109,12 @@ class RestTransport:
         ws_url = "ws" + self.url.removeprefix("http") + "/v11/stream?" + urlencode(params)
         tls = None
         if ws_url.startswith("wss"):
-            tls = self._verify if isinstance(self._verify, ssl.SSLContext) else ssl.create_default_context(
-                cafile=self._verify if isinstance(self._verify, str) else None)
+            if isinstance(self._verify, ssl.SSLContext):
+                tls = self._verify
+            else:
+                tls = ssl.create_default_context()
+                if self._verify is False:
+                    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
         headers = {k: v for k, v in self._headers.items() if k == "x-api-key"}
         try:
             async with connect(ws_url, additional_headers=headers, ssl=tls, max_size=2**24) as ws:

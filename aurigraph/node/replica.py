@@ -335,6 +335,13 @@ class ReplicaDriver:
             return TxOutcome(tx_id, TxStatus.PENDING)
         return self._recent.get(tx_id)
 
+    def proposal_due_ms(self) -> int | None:
+        """When (on `now_ms`'s clock) the oldest pending transaction's batch wait runs out, so the
+        owner can run the driver then instead of at its next tick; None when nothing waits."""
+        if not self._pending or self._in_flight is not None or self._oldest_pending_ms is None:
+            return None
+        return self._oldest_pending_ms + self.node.raft.config.knobs.batch_wait_ms
+
     @property
     def pending_count(self) -> int:
         return len(self._pending)
