@@ -1,6 +1,7 @@
-"""A Ray-level client of a running node (used by `aurigraph bench` and the integration tests until
-the gateway's SDK exists): builds and signs transfers, submits batches to the ingress, and
-resubmits the same signed bytes until each is final — safe, since submission is idempotent by id."""
+"""A Ray-level client of a running node, below the gateway: `aurigraph bench node` and the runtime's
+integration tests use it to measure and test the actors without Serve in the way (API clients use
+`aurigraph.client`). It builds and signs transfers, submits batches to the ingress, and resubmits
+the same signed bytes until each is final — safe, since submission is idempotent by id."""
 
 from __future__ import annotations
 

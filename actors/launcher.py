@@ -30,11 +30,7 @@ class NodeHandle:
     namespace: str = NAMESPACE
 
     def stop(self) -> None:
-        """Stop the gateway if one runs, the node's actors (owned by the supervisor), and Ray if we
-        started it."""
-        from ray import serve
-
-        serve.shutdown()
+        """Stop the node's actors (they are owned by the supervisor) and Ray if we started it."""
         ray.kill(self.supervisor)
         ray.kill(self.ingress)
         if self.owns_ray:

@@ -84,7 +84,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if len(genesis.validators) != settings.replicas:
         settings = settings.model_copy(update={"replicas": len(genesis.validators)})
     configure_ray_auth(DataDir(settings.data_dir), local=args.address is None)
-    from serve_apps.gateway import set_proxy_environment, start_gateway
+    from serve_apps.gateway import set_proxy_environment, start_gateway, stop_gateway
 
     set_proxy_environment(gateway, settings.data_dir)
     from actors.launcher import start_node  # imports Ray: only for this command, after the auth settings
@@ -98,6 +98,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         start_gateway(gateway)
     except Exception as e:  # e.g. a port in use: say so, and leave nothing running
+        stop_gateway()
         node.stop()
         raise CliError(f"the gateway did not start: {e}") from None
     scheme = "https" if gateway.tls else "http"
@@ -115,5 +116,6 @@ def cmd_up(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     print("stopping …", flush=True)
+    stop_gateway()
     node.stop()
     return 0

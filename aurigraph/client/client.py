@@ -94,6 +94,37 @@ class AsyncClient:
         wire = [t if isinstance(t, bytes) else encode_signed(t) for t in txs]
         return list((await self.transport.submit(wire, wait, timeout_ms)).results)
 
+    async def submit_until_final(self, txs: Sequence[SignedTx | bytes], *, timeout_s: float = 120.0
+                                 ) -> list[transaction_pb2.SubmitResponse]:
+        """Submit (waiting) and resubmit what is not final yet — still pending when the wait ran
+        out, dropped by a leader change, refused for back-pressure — until every transaction is
+        committed or rejected. Safe: submission is idempotent by id. Results in the input's order."""
+        wire = [t if isinstance(t, bytes) else encode_signed(t) for t in txs]
+        final: list = [None] * len(wire)
+        todo = list(range(len(wire)))
+        deadline = time.monotonic() + timeout_s
+        while todo:
+            try:
+                results = list((await self.transport.submit([wire[i] for i in todo], True, None)).results)
+            except ApiError as e:
+                if not e.retry_after_ms:
+                    raise
+                results, delay_s = [], e.retry_after_ms / 1000
+            else:
+                delay_s = max((r.retry_after_ms for r in results), default=0) / 1000
+            again = []
+            for i, r in zip(todo, results or [None] * len(todo)):
+                if r is not None and r.status in FINAL:
+                    final[i] = r
+                else:
+                    again.append(i)
+            todo = again
+            if todo:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{len(todo)} transactions not final after {timeout_s:g} s")
+                await asyncio.sleep(delay_s or 0.05)
+        return final
+
     async def wait_committed(self, tx_id: bytes, timeout_s: float = 30.0, poll_s: float = 0.1
                              ) -> transaction_pb2.TransactionRecord:
         """Poll until the transaction is committed or rejected; `TimeoutError` otherwise."""

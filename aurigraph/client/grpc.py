@@ -70,10 +70,9 @@ class GrpcTransport:
 
     async def submit(self, wire: list[bytes], wait: bool, timeout_ms: int | None
                      ) -> transaction_pb2.BatchSubmitResponse:
-        if wait:
-            raise ValueError("the gRPC batch call does not wait for commitment; poll the transactions instead")
         request = transaction_pb2.BatchSubmitRequest.FromString(
             transaction_pb2.TransactionBatch(transactions=wire).SerializeToString())
+        request.wait_committed, request.timeout_ms = wait, timeout_ms or 0
         return await self._call(self._tx.BatchSubmitTransactions, request)
 
     async def transaction(self, tx_id: bytes) -> transaction_pb2.TransactionRecord:

@@ -140,10 +140,14 @@ class TransactionBatch(_message.Message):
     def __init__(self, transactions: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class BatchSubmitRequest(_message.Message):
-    __slots__ = ("transactions",)
+    __slots__ = ("transactions", "wait_committed", "timeout_ms")
     TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    WAIT_COMMITTED_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     transactions: _containers.RepeatedCompositeFieldContainer[SignedTransaction]
-    def __init__(self, transactions: _Optional[_Iterable[_Union[SignedTransaction, _Mapping]]] = ...) -> None: ...
+    wait_committed: bool
+    timeout_ms: int
+    def __init__(self, transactions: _Optional[_Iterable[_Union[SignedTransaction, _Mapping]]] = ..., wait_committed: _Optional[bool] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
 
 class BatchSubmitResponse(_message.Message):
     __slots__ = ("results",)

@@ -50,12 +50,13 @@ def test_async_client_batches_and_waits(stack, url):
             nonce = await node.next_nonce(stack.faucet.address)
             to = generate_keypair().address
             txs = [await node.sign(stack.faucet, Transfer(to, 1), nonce=nonce + i) for i in range(10)]
-            results = await node.submit_batch(txs)
+            results = await node.submit_batch(txs[:5])
             records = [await node.wait_committed(r.tx_id) for r in results]
-            return [r.status for r in records], (await node.account(to)).balance
+            waited = await node.submit_until_final(txs)  # the first five again: idempotent
+            return [r.status for r in records], [r.status for r in waited], (await node.account(to)).balance
 
-    statuses, balance = asyncio.run(scenario())
-    assert statuses == [COMMITTED] * 10 and balance == 10
+    polled, waited, balance = asyncio.run(scenario())
+    assert polled == [COMMITTED] * 5 and waited == [COMMITTED] * 10 and balance == 10
 
 
 def test_sdk_errors_are_api_errors(stack, url):
