@@ -40,7 +40,7 @@ def load_key_file(path: Path) -> list[tuple[str, Role, bytes]]:
     try:
         document = json.loads(Path(path).read_text())
         entries = [(e["name"], Role.parse(e["role"]), bytes.fromhex(e["sha256"])) for e in document["keys"]]
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise ValueError(f"API keys file {path}: {e}") from None
     if not entries:
         raise ValueError(f"API keys file {path} lists no keys")

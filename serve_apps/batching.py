@@ -20,6 +20,7 @@ class MicroBatcher:
         self._items: list = []
         self._futures: list[asyncio.Future] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task] = set()  # referenced until done (asyncio keeps weak refs)
 
     async def submit(self, item):
         """`item`'s result from one batched `flush` call (its exception, if the call failed)."""
@@ -39,7 +40,9 @@ class MicroBatcher:
         items, futures = self._items, self._futures
         self._items, self._futures = [], []
         if items:
-            asyncio.get_running_loop().create_task(self._run(items, futures))
+            task = asyncio.get_running_loop().create_task(self._run(items, futures))
+            self._flushing.add(task)
+            task.add_done_callback(self._flushing.discard)
 
     async def _run(self, items: list, futures: list[asyncio.Future]) -> None:
         try:
@@ -48,6 +51,12 @@ class MicroBatcher:
             for f in futures:
                 if not f.done():
                     f.set_exception(e)
+            return
+        if len(results) != len(futures):
+            error = RuntimeError(f"batched call answered {len(results)} results for {len(futures)} items")
+            for f in futures:
+                if not f.done():
+                    f.set_exception(error)
             return
         for f, r in zip(futures, results):
             if not f.done():

@@ -5,8 +5,9 @@ leader every `poll_s` for new blocks (block and transaction events), leader chan
 supervisor's health probes (node status events). Transactions this gateway saw rejected before
 ordering are published as they are answered.
 
-Each subscriber has a bounded queue. One that falls `queue_events` behind is cut off with
-`SlowConsumer` instead of growing memory or slowing the others. A subscriber may resume from a
+Each subscriber has a bounded queue (in events, at least one block). One that falls
+`queue_events` behind is cut off with `SlowConsumer` instead of growing memory or slowing the
+others; so is one whose replay takes so long that `queue_events` live events pile up meanwhile. A subscriber may resume from a
 block height: blocks before the hub's live position are replayed from the node (and shards), then
 it continues live, without gaps or repeats (registration and the hub's position change only
 between awaits, in one event loop).
@@ -50,20 +51,31 @@ _ACCOUNT_KINDS = {events_pb2.EVENT_KIND_TRANSACTION_COMMITTED, events_pb2.EVENT_
 
 @dataclass(eq=False)
 class Subscription:
+    """One subscriber's filter and queue. The queue holds lists of events (one list per block or
+    per node event) and is bounded by the number of events waiting, at least one block's worth:
+    a block of any size is delivered, a reader that falls further behind is cut off."""
+
     filter: Filter
     live_from: int  # first height delivered live; earlier ones are replayed
-    queue: asyncio.Queue
+    limit: int  # events that may wait in the queue
     replay_from: int = 0
+    start_height: int = 0  # blocks below this are not delivered (a resume ahead of the hub)
+    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    waiting: int = 0
     overflowed: bool = False
     sequence: int = 0
 
-    def offer(self, kind: int, accounts: Iterable[bytes], event: events_pb2.Event) -> None:
-        if self.overflowed or not self.filter.matches(kind, accounts):
+    def offer(self, items: list[tuple[int, tuple[bytes, ...], events_pb2.Event]], height: int | None = None) -> None:
+        if self.overflowed or (height is not None and height < self.start_height):
             return
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
+        matched = [event for kind, accounts, event in items if self.filter.matches(kind, accounts)]
+        if not matched:
+            return
+        if self.waiting and self.waiting + len(matched) > self.limit:
             self.overflowed = True  # nothing more is queued for it; its reader raises SlowConsumer
+            return
+        self.queue.put_nowait(matched)
+        self.waiting += len(matched)
 
 
 def _now_ms() -> int:
@@ -110,16 +122,20 @@ class EventHub:
     _health: dict = field(default_factory=dict)
     _health_at: float = 0.0
     _task: asyncio.Task | None = None
+    _starting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def subscribe(self, flt: Filter, from_height: int | None) -> Subscription:
         if from_height is not None and from_height < 1:
             raise ApiFailure("BAD_REQUEST", "from_height must be at least 1 (height 0 is the genesis)")
-        if self._task is None or self._task.done():
-            self._next_height = await self.api.head_height() + 1
-            self._task = asyncio.get_running_loop().create_task(self._follow())
+        async with self._starting:  # one follower task, however many subscribe at once
+            if self._task is None or self._task.done():
+                self._next_height = await self.api.head_height() + 1
+                self._task = asyncio.get_running_loop().create_task(self._follow())
+        # From here to `add`, no await: the follower cannot publish in between, so replay (below
+        # `live_from`) and live delivery (from `live_from`) neither overlap nor leave a gap.
         live_from = self._next_height
-        replay_from = live_from if from_height is None else min(from_height, live_from)
-        sub = Subscription(flt, live_from, asyncio.Queue(self.queue_events), replay_from)
+        start = live_from if from_height is None else from_height
+        sub = Subscription(flt, live_from, self.queue_events, replay_from=min(start, live_from), start_height=start)
         self.subscribers.add(sub)
         return sub
 
@@ -139,12 +155,14 @@ class EventHub:
                         yield self._stamp(sub, event)
                 height += 1
                 if sub.overflowed:
-                    raise SlowConsumer(f"more than {self.queue_events} events behind")
+                    raise SlowConsumer(f"more than {self.queue_events} live events piled up during the replay")
         while True:
             if sub.overflowed and sub.queue.empty():
                 raise SlowConsumer(f"more than {self.queue_events} events behind")
-            event = await sub.queue.get()
-            yield self._stamp(sub, event)
+            batch = await sub.queue.get()
+            sub.waiting -= len(batch)
+            for event in batch:
+                yield self._stamp(sub, event)
 
     @staticmethod
     def _stamp(sub: Subscription, event: events_pb2.Event) -> events_pb2.Event:
@@ -154,9 +172,9 @@ class EventHub:
         stamped.sequence = sub.sequence
         return stamped
 
-    def publish(self, kind: int, accounts: tuple[bytes, ...], event: events_pb2.Event) -> None:
+    def publish(self, items: list[tuple[int, tuple[bytes, ...], events_pb2.Event]], height: int | None = None) -> None:
         for sub in list(self.subscribers):
-            sub.offer(kind, accounts, event)
+            sub.offer(items, height)
 
     def publish_rejections(self, wire: list[bytes], results) -> None:
         """Rejections this gateway answered (before ordering) as TRANSACTION_REJECTED events."""
@@ -170,7 +188,7 @@ class EventHub:
                     accounts = ()
                 event = events_pb2.Event(timestamp_ms=_now_ms(), transaction_rejected=events_pb2.TransactionRejected(
                     tx_id=r.tx_id, reason=r.reason, detail=r.detail))
-                self.publish(events_pb2.EVENT_KIND_TRANSACTION_REJECTED, accounts, event)
+                self.publish([(events_pb2.EVENT_KIND_TRANSACTION_REJECTED, accounts, event)])
 
     # --- following the node -----------------------------------------------------------------------
 
@@ -189,8 +207,8 @@ class EventHub:
         status = await self.api.consensus_status()
         leader = (status.term, status.leader_id)
         if self._leader is not None and leader != self._leader and status.leader_id:
-            self.publish(events_pb2.EVENT_KIND_LEADER_CHANGED, (), events_pb2.Event(
-                timestamp_ms=_now_ms(), leader_changed=events_pb2.LeaderChanged(term=status.term, leader_id=status.leader_id)))
+            self.publish([(events_pb2.EVENT_KIND_LEADER_CHANGED, (), events_pb2.Event(
+                timestamp_ms=_now_ms(), leader_changed=events_pb2.LeaderChanged(term=status.term, leader_id=status.leader_id)))])
         if status.leader_id:
             self._leader = leader
         while self._next_height <= status.height:
@@ -198,9 +216,9 @@ class EventHub:
             if not records:
                 break
             for record in records:
-                for kind, accounts, event in block_events(record):
-                    self.publish(kind, accounts, event)
+                self.publish(block_events(record), self._next_height)
                 self._next_height += 1
+                await asyncio.sleep(0)  # let readers drain between blocks
         if time.monotonic() - self._health_at >= HEALTH_EVERY_S:
             self._health_at = time.monotonic()
             await self._poll_nodes()
@@ -210,5 +228,6 @@ class EventHub:
         for info in nodes.nodes:
             state = (info.health, info.role)
             if self._health.get(info.validator.id, state) != state:
-                self.publish(events_pb2.EVENT_KIND_NODE_STATUS, (), events_pb2.Event(timestamp_ms=_now_ms(), node_status=info))
+                self.publish([(events_pb2.EVENT_KIND_NODE_STATUS, (), events_pb2.Event(timestamp_ms=_now_ms(),
+                                                                                      node_status=info))])
             self._health[info.validator.id] = state

@@ -89,21 +89,29 @@ def _fail(context, e: ApiFailure) -> None:
         context.set_trailing_metadata(trailing)
 
 
+def _peer(context) -> str:
+    """The client's address without its port ("ipv4:1.2.3.4", "ipv6:[::1]"): a client must not get
+    a fresh rate-limit bucket with every new connection."""
+    return context.peer().rsplit(":", 1)[0]
+
+
 def _metadata(context) -> dict[str, str]:
     return {k.lower(): v for k, v in context.invocation_metadata() if isinstance(v, str)}
 
 
-def rpc(needs: Role, empty):
-    """Admission and error mapping around one unary method; `empty` is its response type."""
+def rpc(needs: Role | None, empty):
+    """Admission (none for `needs=None`: health probes) and error mapping around one unary method;
+    `empty` is its response type."""
     def wrap(method):
         @functools.wraps(method)
         async def handler(self, request, grpc_context):
             try:
                 if isinstance(request, MalformedRequest):
                     raise ApiFailure("MALFORMED", f"{request.message} does not parse: {request.error}")
-                md = _metadata(grpc_context)
-                await self.service.admit(presented_key(md.get("authorization"), md.get("x-api-key")),
-                                         grpc_context.peer(), needs)
+                if needs is not None:
+                    md = _metadata(grpc_context)
+                    await self.service.admit(presented_key(md.get("authorization"), md.get("x-api-key")),
+                                             _peer(grpc_context), needs)
                 response = await method(self, request, grpc_context)
                 self.service.metrics.requests.labels("grpc", method.__name__, "OK").inc()
                 return response
@@ -142,7 +150,7 @@ class GrpcMethods:
                 raise ApiFailure("MALFORMED", f"{request.message} does not parse: {request.error}")
             md = _metadata(grpc_context)
             await self.service.admit(presented_key(md.get("authorization"), md.get("x-api-key")),
-                                     grpc_context.peer(), Role.READER)
+                                     _peer(grpc_context), Role.READER)
             if request.account and len(request.account) != 32:
                 raise ApiFailure("BAD_REQUEST", f"account must be 32 bytes, got {len(request.account)}")
             flt = Filter(frozenset({events_pb2.EVENT_KIND_TRANSACTION_COMMITTED}), request.account)
@@ -178,7 +186,7 @@ class GrpcMethods:
         raise ApiFailure("NOT_IMPLEMENTED", "membership changes at runtime are not supported yet: the node "
                                             "runs its genesis validator set")
 
-    @rpc(Role.READER, monitoring_pb2.HealthResponse)
+    @rpc(None, monitoring_pb2.HealthResponse)  # open, like REST /v11/health: for orchestrators' probes
     async def GetHealth(self, request, grpc_context):
         return await self.service.api.health()
 

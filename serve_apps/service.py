@@ -33,7 +33,7 @@ class GatewayService:
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst, settings.redis_url,
                                    on_degraded=self.metrics.limiter_degraded.inc)
         self.hub = EventHub(api, settings.stream_queue_events)
-        self._batchers: dict[tuple[bool, int], MicroBatcher] = {}
+        self._batcher = MicroBatcher(self._submit_unwaited, settings.max_batch_txs)
 
     async def admit(self, presented_key: str | None, peer: str, needs: Role) -> Principal:
         """Authenticate and rate-limit one request; raises `ApiFailure`."""
@@ -75,16 +75,17 @@ class GatewayService:
         self.hub.publish_rejections(wire, response.results)
         return response
 
+    async def _submit_unwaited(self, wire: list[bytes]) -> list:
+        return list((await self.submit(wire, False)).results)
+
     async def submit_one(self, raw: bytes, wait: bool, timeout_ms: int | None = None) -> transaction_pb2.SubmitResponse:
-        """One transaction, batched with the others arriving now (same wait); a rejection or a full
-        pipeline is an `ApiFailure` (422 / 503)."""
-        key = (wait, -(-self.wait_ms(timeout_ms) // 1000) * 1000 if wait else 0)  # waits in whole seconds
-        batcher = self._batchers.get(key)
-        if batcher is None:
-            async def flush(wire: list[bytes], wait=key[0], timeout=key[1]):
-                return (await self.submit(wire, wait, timeout or None)).results
-            batcher = self._batchers[key] = MicroBatcher(flush, self.settings.max_batch_txs)
-        result = await batcher.submit(raw)
+        """One transaction; a rejection or a full pipeline is an `ApiFailure` (422 / 503). Without
+        a wait it is batched with the others arriving now; a waited one goes alone, since a batch is
+        answered when all of it is final and one slow transaction must not hold up others."""
+        if wait:
+            result = (await self.submit([raw], True, timeout_ms)).results[0]
+        else:
+            result = await self._batcher.submit(raw)
         if result.status == transaction_pb2.TRANSACTION_STATUS_REJECTED:
             raise RejectedFailure(result)
         if result.retry_after_ms:

@@ -71,13 +71,13 @@ def spawn_up(data_dir: Path, *extra: str, cwd: Path | None = None) -> Stack:
     process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env=dict(os.environ, PYTHONUNBUFFERED="1"))
     stack = Stack(process, DataDir(data_dir), http_port, grpc_port)
+    # Read its output in a thread from the start (so the node never blocks on a full pipe, and a
+    # silent, stuck start still times out here).
+    threading.Thread(target=lambda: stack.output.extend(process.stdout), daemon=True).start()
     deadline = time.monotonic() + START_TIMEOUT_S
-    while not any(line.startswith("Ray ") for line in stack.output):
-        line = process.stdout.readline()
-        if not line or time.monotonic() > deadline:
+    while not any(line.startswith("Ray ") for line in list(stack.output)):
+        if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise RuntimeError("aurigraph up did not come up:\n" + "".join(list(stack.output)[-80:]))
-        stack.output.append(line)
-    # Keep draining its output so the node never blocks on a full pipe.
-    threading.Thread(target=lambda: stack.output.extend(process.stdout), daemon=True).start()
+        time.sleep(0.1)
     return stack

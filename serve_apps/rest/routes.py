@@ -149,4 +149,4 @@ async def read_health(request: Request, service: Service) -> Response:
 @router.get("/ready", tags=["monitoring"], summary="Readiness: a leader exists and the pipeline accepts")
 async def read_ready(request: Request, service: Service) -> Response:
     health = await service.api.health()
-    return render(request, health, 200 if health.ready else 503)
+    return render(request, health, 200 if health.ready else 503, None if health.ready else {"Retry-After": "1"})

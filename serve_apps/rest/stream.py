@@ -61,7 +61,7 @@ async def stream_events(websocket: WebSocket, kinds: str | None = None, account:
         flt = Filter(parse_kinds(kinds), _address(account) if account else b"")
         start = None
         if from_height is not None:
-            if not from_height.isdigit():
+            if not (from_height.isascii() and from_height.isdecimal()) or len(from_height) > 19:
                 raise ApiFailure("BAD_REQUEST", "from_height must be a non-negative integer")
             start = int(from_height)
         sub = await service.hub.subscribe(flt, start)
@@ -69,25 +69,38 @@ async def stream_events(websocket: WebSocket, kinds: str | None = None, account:
         await websocket.close(code=4000 + e.http_status, reason=f"{e.code}: {e.detail}"[:120])
         return
     closed = asyncio.get_running_loop().create_task(_until_closed(websocket))
+    events = service.hub.events(sub)
     try:
-        async for event in service.hub.events(sub):
-            frame = event.SerializeToString() if format == "protobuf" else json.dumps(to_json_dict(event))
-            send = websocket.send_bytes(frame) if format == "protobuf" else websocket.send_text(frame)
-            done, _ = await asyncio.wait({asyncio.ensure_future(send), closed}, timeout=SEND_TIMEOUT_S,
-                                         return_when=asyncio.FIRST_COMPLETED)
-            if closed in done:
+        while True:
+            # Wait for the next event or the client leaving, whichever is first: a client that goes
+            # away while nothing happens must not leave its subscription behind.
+            next_event = asyncio.ensure_future(anext(events))
+            await asyncio.wait({next_event, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if not next_event.done():
+                next_event.cancel()
+                await asyncio.gather(next_event, return_exceptions=True)  # let it unwind before aclose
                 return
-            if not done:
+            event = next_event.result()
+            frame = event.SerializeToString() if format == "protobuf" else json.dumps(to_json_dict(event))
+            send = asyncio.ensure_future(websocket.send_bytes(frame) if format == "protobuf"
+                                         else websocket.send_text(frame))
+            await asyncio.wait({send, closed}, timeout=SEND_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+            if not send.done():
+                send.cancel()
+                if closed.done():
+                    return
                 raise SlowConsumer(f"a frame could not be sent within {SEND_TIMEOUT_S:.0f} s")
+            send.result()
     except SlowConsumer as e:
         service.metrics.stream_disconnects.inc()
         await _close(websocket, 1008, f"SLOW_CONSUMER: {e}")
     except ApiFailure as e:
         await _close(websocket, 4000 + e.http_status, f"{e.code}: {e.detail}")
-    except WebSocketDisconnect:
+    except (WebSocketDisconnect, StopAsyncIteration):
         pass
     finally:
         closed.cancel()
+        await events.aclose()
         service.hub.unsubscribe(sub)
 
 

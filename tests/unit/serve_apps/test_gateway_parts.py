@@ -84,11 +84,14 @@ def test_filter_by_kind_and_account():
 
 
 def test_a_subscriber_that_falls_behind_is_cut_off_after_what_it_was_sent():
+    block = events_pb2.EVENT_KIND_BLOCK_COMMITTED
+
     async def scenario():
         hub = EventHub(api=None, queue_events=4)
-        sub = Subscription(Filter(), live_from=1, queue=asyncio.Queue(4), replay_from=1)
-        for _ in range(6):  # two more than the queue holds
-            sub.offer(events_pb2.EVENT_KIND_BLOCK_COMMITTED, (), _event("block_committed"))
+        sub = Subscription(Filter(), live_from=1, limit=4, replay_from=1, start_height=1)
+        sub.offer([(block, (), _event("block_committed"))] * 10, height=1)  # one big block: always taken
+        assert not sub.overflowed
+        sub.offer([(block, (), _event("block_committed"))], height=2)  # more while 10 wait: too far behind
         assert sub.overflowed
         received = []
         with pytest.raises(SlowConsumer):
@@ -96,7 +99,14 @@ def test_a_subscriber_that_falls_behind_is_cut_off_after_what_it_was_sent():
                 received.append(event.sequence)
         return received
 
-    assert asyncio.run(scenario()) == [1, 2, 3, 4], "it gets what was queued, in order, then is disconnected"
+    assert asyncio.run(scenario()) == list(range(1, 11)), "it gets what was queued, in order, then is disconnected"
+
+
+def test_blocks_below_the_asked_height_are_not_delivered_live():
+    sub = Subscription(Filter(), live_from=5, limit=100, replay_from=5, start_height=8)
+    for height in range(5, 10):
+        sub.offer([(events_pb2.EVENT_KIND_BLOCK_COMMITTED, (), _event("block_committed"))], height=height)
+    assert sub.waiting == 2, "only heights 8 and 9"
 
 
 def test_keys_file_format_is_documented_json(tmp_path):
