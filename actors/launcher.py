@@ -9,6 +9,7 @@ Ray token authentication is configured before Ray is imported, by the CLI comman
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import ray
@@ -41,7 +42,16 @@ def connect_ray(address: str | None) -> bool:
     """Connect this process to Ray (starting a local instance without `address`); True if it did."""
     if ray.is_initialized():
         return False
-    ray.init(address=address, namespace=NAMESPACE, logging_level="WARNING")
+    try:
+        ray.init(address=address, namespace=NAMESPACE, logging_level="WARNING")
+    except Exception as e:
+        # A local instance started right after another one shut down can time out while the old
+        # processes are still exiting ("The current node timed out during startup"): try once more.
+        if address is not None or "timed out during startup" not in str(e):
+            raise
+        ray.shutdown()
+        time.sleep(5)
+        ray.init(address=address, namespace=NAMESPACE, logging_level="WARNING")
     return True
 
 

@@ -37,7 +37,15 @@ class GatewayService:
 
     async def admit(self, presented_key: str | None, peer: str, needs: Role) -> Principal:
         """Authenticate and rate-limit one request; raises `ApiFailure`."""
-        principal = self.keys.authenticate(presented_key, needs)
+        try:
+            principal = self.keys.authenticate(presented_key, needs)
+        except ApiFailure:
+            # Refused requests cost the peer a token too, so guessing keys is rate limited.
+            if await self.limiter.take(f"peer:{peer}"):
+                self.metrics.rate_limited.inc()
+                raise ApiFailure("RATE_LIMITED", "too many refused requests from this address",
+                                 retry_after_ms=1000) from None
+            raise
         client = principal.name if self.keys.enabled else peer
         wait_ms = await self.limiter.take(client)
         if wait_ms:

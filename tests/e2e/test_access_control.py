@@ -152,3 +152,10 @@ def test_over_the_rate_a_client_gets_429_with_retry_after_shared_through_redis(s
     with httpx.Client(base_url=https(stack), timeout=30, headers={"x-api-key": keys[Role.READER]},
                       verify=trust(stack)) as http:
         assert http.get("/v11/consensus/status").status_code == 200
+
+
+def test_guessing_keys_is_rate_limited_too(secured):
+    stack, _ = secured
+    with httpx.Client(base_url=https(stack), timeout=30, verify=trust(stack)) as http:
+        codes = [http.get("/v11/nodes", headers={"x-api-key": f"agk_guess{i}"}).status_code for i in range(BURST + 10)]
+    assert codes[0] == 401 and codes[-1] == 429, codes
