@@ -8,7 +8,7 @@ queue depths, applied transactions, per-actor health) are read from the node whe
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from aurigraph.v1 import monitoring_pb2
@@ -66,6 +66,8 @@ class GatewayMetrics:
                                     registry=self.registry)
         self.limiter_degraded = Counter("aurigraph_gateway_rate_limiter_degraded",
                                         "Times the Redis rate limiter fell back to in-process buckets",
+                                        registry=self.registry)
+        self.stream_subscribers = Gauge("aurigraph_stream_subscribers", "Open event-stream subscriptions",
                                         registry=self.registry)
         self.stream_disconnects = Counter("aurigraph_stream_slow_consumer_disconnects",
                                           "Stream subscribers cut off for falling behind", registry=self.registry)

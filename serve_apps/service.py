@@ -33,6 +33,7 @@ class GatewayService:
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst, settings.redis_url,
                                    on_degraded=self.metrics.limiter_degraded.inc)
         self.hub = EventHub(api, settings.stream_queue_events)
+        self.metrics.stream_subscribers.set_function(lambda: len(self.hub.subscribers))
         self._batcher = MicroBatcher(self._submit_unwaited, settings.max_batch_txs)
 
     async def admit(self, presented_key: str | None, peer: str, needs: Role) -> Principal:

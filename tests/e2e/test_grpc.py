@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import grpc
+import httpx
 import pytest
 
 from aurigraph.codec import decode_signed, encode_signed, sign_transaction
@@ -143,3 +144,22 @@ def test_crypto_service(stack, channel):
         True, False, False]
     kem = crypto.GetKemPublicKey(crypto_pb2.KemPublicKeyRequest(), timeout=10)
     assert kem.algorithm == "ML-KEM-1024" and len(kem.public_key) == 1568 and len(kem.key_id) == 16
+
+
+def subscribers(stack) -> float:
+    text = httpx.get(f"{stack.url}/v11/metrics", timeout=10).text
+    return float(next(line.split()[1] for line in text.splitlines() if line.startswith("aurigraph_stream_subscribers ")))
+
+
+def test_a_cancelled_stream_is_unsubscribed(stack, channel):
+    tx_service = services_pb2_grpc.TransactionServiceStub(channel)
+    tx_service.SubmitTransaction(transaction_pb2.SubmitRequest(
+        transaction=signed(stack, faucet_nonce(channel, stack)), wait_committed=True), timeout=30)
+    stream = tx_service.StreamTransactions(transaction_pb2.StreamTransactionsRequest(from_height=1), timeout=30)
+    next(stream)
+    assert subscribers(stack) >= 1
+    stream.cancel()
+    deadline = time.monotonic() + 15
+    while subscribers(stack) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert subscribers(stack) == 0
