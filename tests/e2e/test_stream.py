@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 
+import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -90,3 +91,22 @@ def test_bad_subscriptions_are_closed_with_a_reason(stack, params, code, word):
     with pytest.raises(ConnectionClosed) as caught:
         asyncio.run(attempt())
     assert caught.value.rcvd.code == code and word in caught.value.rcvd.reason
+
+
+def test_a_client_that_leaves_while_nothing_happens_is_unsubscribed(stack):
+    def subscribers() -> float:
+        text = httpx.get(f"{stack.url}/v11/metrics", timeout=10).text
+        return float(next(line.split()[1] for line in text.splitlines() if line.startswith("aurigraph_stream_subscribers ")))
+
+    async def visit():
+        async with connect(ws_url(stack, kinds="leader_changed")):
+            deadline = time.monotonic() + 10
+            while subscribers() < 1 and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            return subscribers()
+
+    assert asyncio.run(visit()) >= 1
+    deadline = time.monotonic() + 15
+    while subscribers() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert subscribers() == 0
