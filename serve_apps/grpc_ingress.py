@@ -136,11 +136,7 @@ class GrpcMethods:
     @rpc(Role.SUBMITTER, transaction_pb2.BatchSubmitResponse)
     async def BatchSubmitTransactions(self, request: transaction_pb2.BatchSubmitRequest, grpc_context):
         wire = [t.SerializeToString(deterministic=True) for t in request.transactions]
-        response = await self.service.submit(wire, request.wait_committed, request.timeout_ms or None)
-        if response.results and all(r.retry_after_ms for r in response.results):
-            raise ApiFailure("UNAVAILABLE", response.results[0].detail or "pipeline full",
-                             retry_after_ms=response.results[0].retry_after_ms)
-        return response
+        return await self.service.submit_batch(wire, request.wait_committed, request.timeout_ms or None)
 
     async def StreamTransactions(self, request: transaction_pb2.StreamTransactionsRequest, grpc_context):
         """Committed transactions from `from_height` (0: from now on), then live; `account` filters."""

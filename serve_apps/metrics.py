@@ -8,6 +8,8 @@ queue depths, applied transactions, per-actor health) are read from the node whe
 
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
@@ -76,11 +78,11 @@ class GatewayMetrics:
 
     async def refresh(self, api) -> None:
         """Read the node-wide figures for the next scrape."""
-        status = await api.consensus_status()
-        topology = await api.topology()
+        status, topology, inflight = await asyncio.gather(api.consensus_status(), api.topology(),
+                                                          api.ingress_inflight())
         self._node.snapshot = {
             "height": status.height, "term": status.term, "leader": status.leader_id,
-            "commit_index": status.commit_index, "inflight": await api.ingress_inflight(),
+            "commit_index": status.commit_index, "inflight": inflight,
             "health": topology["health"], "lag": {p.node_id: p.lag for p in status.replicas},
         }
 

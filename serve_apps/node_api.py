@@ -23,7 +23,7 @@ from aurigraph.codec.crypto import MAX_VERIFY_CHECKS, kem_public_key
 from aurigraph.codec.genesis import genesis_from_json
 from aurigraph.keystore import load_kem_public
 from aurigraph.ledger import genesis_block
-from aurigraph.v1 import block_pb2, common_pb2, consensus_pb2, crypto_pb2, monitoring_pb2, node_pb2, transaction_pb2
+from aurigraph.v1 import block_pb2, consensus_pb2, crypto_pb2, monitoring_pb2, node_pb2, transaction_pb2
 from serve_apps.errors import ApiFailure
 
 CALL_TIMEOUT_S = 5.0
@@ -182,6 +182,3 @@ class NodeApi:
             raise ApiFailure("NOT_FOUND", "this node has no ML-KEM key configured")
         return kem_public_key(self._kem)
 
-
-def reject_reason_name(reason: int) -> str:
-    return common_pb2.RejectReason.Name(reason).removeprefix("REJECT_REASON_")

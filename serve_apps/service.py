@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import time
 
-from aurigraph.v1 import transaction_pb2
 from aurigraph.apikeys import Role
+from aurigraph.codec.names import reason_name, status_name
+from aurigraph.v1 import transaction_pb2
 from serve_apps.auth import ApiKeys, Principal
 from serve_apps.batching import MicroBatcher
 from serve_apps.errors import ApiFailure
 from serve_apps.events import EventHub
 from serve_apps.metrics import GatewayMetrics
-from serve_apps.node_api import NodeApi, reject_reason_name
+from serve_apps.node_api import NodeApi
 from serve_apps.ratelimit import RateLimiter
 from serve_apps.settings import GatewaySettings
-
-STATUS_NAMES = {v: k.removeprefix("TRANSACTION_STATUS_").lower()
-                for k, v in transaction_pb2.TransactionStatus.items()}
 
 
 class GatewayService:
@@ -74,14 +72,24 @@ class GatewayService:
         elapsed_s = time.perf_counter() - started
         committed = 0
         for r in response.results:
-            self.metrics.submitted.labels(STATUS_NAMES.get(r.status, "unknown")).inc()
+            self.metrics.submitted.labels(status_name(r.status)).inc()
             if r.status == transaction_pb2.TRANSACTION_STATUS_REJECTED:
-                self.metrics.rejected.labels(reject_reason_name(r.reason)).inc()
+                self.metrics.rejected.labels(reason_name(r.reason).upper()).inc()
             elif r.status == transaction_pb2.TRANSACTION_STATUS_COMMITTED:
                 committed += 1
         if wait and committed:
             self.metrics.finality.observe(elapsed_s)
         self.hub.publish_rejections(wire, response.results)
+        return response
+
+    async def submit_batch(self, wire: list[bytes], wait: bool, timeout_ms: int | None = None
+                           ) -> transaction_pb2.BatchSubmitResponse:
+        """A client's batch: as `submit`, but a batch refused whole (back-pressure everywhere) is an
+        `ApiFailure` (503 / UNAVAILABLE with the retry hint) rather than a list of refusals."""
+        response = await self.submit(wire, wait, timeout_ms)
+        if all(r.retry_after_ms for r in response.results):
+            first = response.results[0]
+            raise ApiFailure("UNAVAILABLE", first.detail or "pipeline full", retry_after_ms=first.retry_after_ms)
         return response
 
     async def _submit_unwaited(self, wire: list[bytes]) -> list:
@@ -106,5 +114,5 @@ class RejectedFailure(ApiFailure):
     """A rejected transaction: the REST layer answers 422 with the `SubmitResponse` itself."""
 
     def __init__(self, result: transaction_pb2.SubmitResponse) -> None:
-        super().__init__("REJECTED", f"{reject_reason_name(result.reason)}: {result.detail}", reason=result.reason)
+        super().__init__("REJECTED", f"{reason_name(result.reason).upper()}: {result.detail}", reason=result.reason)
         self.result = result

@@ -15,12 +15,11 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from google.protobuf import json_format
-
 from aurigraph.apikeys import Role, add_key
 from aurigraph.cli.common import CliError, add_passphrase_args, read_passphrase
 from aurigraph.client import Client
-from aurigraph.client.names import health_name, reason_name, role_name, status_name
+from aurigraph.codec.names import health_name, reason_name, role_name, status_name
+from aurigraph.codec.names import to_json_dict as _json
 from aurigraph.crypto import address_from_text, address_to_text
 from aurigraph.keystore import load_keypair
 from aurigraph.ledger import DataWrite, Transfer
@@ -41,11 +40,6 @@ def connect(args: argparse.Namespace) -> Client:
         return Client(args.url, api_key=args.api_key)
     except ValueError as e:
         raise CliError(str(e)) from None
-
-
-def _json(message) -> dict:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True)
 
 
 def _out(args: argparse.Namespace, message, human: str) -> None:

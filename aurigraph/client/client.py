@@ -201,14 +201,13 @@ class Client:
         self.close()
 
     def __getattr__(self, name: str):
-        method = getattr(self._async, name)
-        if name == "events" or not asyncio.iscoroutinefunction(method):
-            if name == "events":
-                return self._events
-            return method
-        return lambda *args, **kwargs: self._run(method(*args, **kwargs))
+        attribute = getattr(self._async, name)
+        if not asyncio.iscoroutinefunction(attribute):
+            return attribute  # e.g. `url`, `transport`
+        return lambda *args, **kwargs: self._run(attribute(*args, **kwargs))
 
-    def _events(self, *args, **kwargs) -> Iterator:
+    def events(self, *args, **kwargs) -> Iterator:
+        """`AsyncClient.events`, as a blocking iterator."""
         stream = self._async.events(*args, **kwargs)
         try:
             while True:

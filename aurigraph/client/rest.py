@@ -10,8 +10,17 @@ import httpx
 from google.protobuf.message import DecodeError, Message
 
 from aurigraph.client.errors import ApiError, TransactionRejected
-from aurigraph.v1 import block_pb2, common_pb2, consensus_pb2, crypto_pb2, events_pb2, monitoring_pb2, node_pb2
-from aurigraph.v1 import transaction_pb2
+from aurigraph.codec.names import reason_name
+from aurigraph.v1 import (
+    block_pb2,
+    common_pb2,
+    consensus_pb2,
+    crypto_pb2,
+    events_pb2,
+    monitoring_pb2,
+    node_pb2,
+    transaction_pb2,
+)
 
 PROTOBUF = "application/x-protobuf"
 
@@ -23,7 +32,7 @@ def _error(response: httpx.Response) -> ApiError:
     try:
         if response.status_code == 422:
             result = transaction_pb2.SubmitResponse.FromString(response.content)
-            return TransactionRejected(result, f"{common_pb2.RejectReason.Name(result.reason)}: {result.detail}")
+            return TransactionRejected(result, f"{reason_name(result.reason).upper()}: {result.detail}")
         e = common_pb2.ApiError.FromString(response.content)
         return ApiError(e.code or "HTTP_ERROR", e.detail or response.reason_phrase, status=response.status_code,
                         reason=e.reason, retry_after_ms=e.retry_after_ms or retry_ms)

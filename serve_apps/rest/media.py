@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
+from aurigraph.codec.names import to_json_dict
 from serve_apps.errors import ApiFailure
 
 PROTOBUF = "application/x-protobuf"
@@ -67,11 +68,6 @@ def parse(request: Request, body: bytes, message: Message) -> Message:
         raise ApiFailure("MALFORMED", f"body is not a valid {message.DESCRIPTOR.name} in JSON: "
                                       f"{str(e).splitlines()[0][:300]}") from None
     return message
-
-
-def to_json_dict(message: Message) -> dict:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True)
 
 
 def render(request: Request, message: Message, status_code: int = 200, headers: dict | None = None) -> Response:

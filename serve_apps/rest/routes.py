@@ -80,11 +80,7 @@ async def submit_batch(request: Request, service: Service, _: Submitter, wait: W
     else:
         batch = parse(request, body, transaction_pb2.BatchSubmitRequest())
         wire = [t.SerializeToString(deterministic=True) for t in batch.transactions]
-    response = await service.submit(wire, wait == "committed", timeout_ms)
-    if all(r.retry_after_ms for r in response.results):
-        raise ApiFailure("UNAVAILABLE", response.results[0].detail or "pipeline full",
-                         retry_after_ms=response.results[0].retry_after_ms)
-    return render(request, response)
+    return render(request, await service.submit_batch(wire, wait == "committed", timeout_ms))
 
 
 @router.get("/transactions/{tx_id}", tags=["transactions"],

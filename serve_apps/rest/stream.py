@@ -21,12 +21,12 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from aurigraph.v1 import events_pb2
 from aurigraph.apikeys import Role
+from aurigraph.codec.names import to_json_dict
+from aurigraph.v1 import events_pb2
 from serve_apps.auth import presented_key
 from serve_apps.errors import ApiFailure
 from serve_apps.events import Filter, SlowConsumer
-from serve_apps.rest.media import to_json_dict
 from serve_apps.rest.routes import _address
 
 router = APIRouter(prefix="/v11")
