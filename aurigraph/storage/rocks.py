@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from rocksdict import Options, Rdict, WriteBatch, WriteOptions
+from rocksdict import AccessType, Options, Rdict, WriteBatch, WriteOptions
 
 
 def open_db(path: Path) -> Rdict:
@@ -52,3 +52,11 @@ def last_with_prefix(db: Rdict, prefix: bytes) -> tuple[bytes, bytes] | None:
     if it.valid() and it.key().startswith(prefix):
         return it.key(), it.value()
     return None
+
+
+def open_db_read_only(path: Path) -> Rdict:
+    """Open an existing RocksDB for reading, also while its owner (a running node) writes it: the
+    view is the database as of this call."""
+    if not (Path(path) / "CURRENT").exists():
+        raise FileNotFoundError(f"no RocksDB database at {path}")
+    return Rdict(str(path), Options(raw_mode=True), access_type=AccessType.read_only())
