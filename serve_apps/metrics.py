@@ -51,6 +51,20 @@ class _NodeCollector:
         for replica, value in s["lag"].items():
             lag.add_metric([f"replica-{replica}"], value)
         yield from (pending, applied, lag, up)
+        yield from _index_metrics(s["health"].get("indexer"))
+
+
+def _index_metrics(status) -> list:
+    """The PostgreSQL indexer's figures, as the supervisor last probed them (none without one)."""
+    if not isinstance(status, dict) or "error" in status:
+        return []
+    return [
+        GaugeMetricFamily("aurigraph_index_height", "Last block height in the PostgreSQL index", value=status["height"]),
+        GaugeMetricFamily("aurigraph_index_lag_blocks", "Committed blocks not yet indexed", value=status["lag_blocks"]),
+        GaugeMetricFamily("aurigraph_index_healthy", "1 unless an error holds the indexer up",
+                          value=0.0 if status["last_error"] else 1.0),
+        CounterMetricFamily("aurigraph_index_rows", "Rows the indexer wrote (since its start)", value=status["rows"]),
+    ]
 
 
 class GatewayMetrics:

@@ -18,6 +18,7 @@ from serve_apps.errors import ApiFailure
 from serve_apps.events import EventHub
 from serve_apps.metrics import GatewayMetrics
 from serve_apps.node_api import NodeApi
+from serve_apps.queries import QueryService
 from serve_apps.ratelimit import RateLimiter
 from serve_apps.settings import GatewaySettings
 
@@ -31,6 +32,7 @@ class GatewayService:
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst, settings.redis_url,
                                    on_degraded=self.metrics.limiter_degraded.inc)
         self.hub = EventHub(api, settings.stream_queue_events)
+        self.queries = QueryService(settings, api)
         self.metrics.stream_subscribers.set_function(lambda: len(self.hub.subscribers))
         self._batcher = MicroBatcher(self._submit_unwaited, settings.max_batch_txs)
 

@@ -1,4 +1,5 @@
-"""Shared by all test tiers: the slow-test rule, real keys for every scheme, a small funded chain.
+"""Shared by all test tiers: the slow-test rule, real keys for every scheme, a small funded chain
+and committed blocks of it.
 
 Soak runs (`@pytest.mark.slow`) stay out of the default run; select them with `-m slow` (`make soak`).
 """
@@ -9,9 +10,23 @@ from dataclasses import dataclass
 
 import pytest
 
-from aurigraph.codec import sign_transaction
+from aurigraph.codec import encode_block, sign_transaction
+from aurigraph.codec.blocks import encode_block_record
 from aurigraph.crypto import KeyPair, Scheme, generate_keypair
-from aurigraph.ledger import ChainParams, Genesis, SignedTx, Transfer, TxBody, Validator, genesis_block
+from aurigraph.ledger import (
+    Account,
+    ChainParams,
+    DataWrite,
+    Genesis,
+    MemoryState,
+    SignedTx,
+    Transfer,
+    TxBody,
+    Validator,
+    build_block,
+    genesis_block,
+)
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if "slow" in (config.getoption("markexpr") or ""):
@@ -61,3 +76,28 @@ def chain() -> Chain:
         params=ChainParams(min_fee=1),
     )
     return Chain(genesis, node, accounts)
+
+
+def committed_records(chain, blocks: int, per_block: int = 5) -> tuple[list[bytes], MemoryState]:
+    """`blocks` committed `BlockRecord`s of transfers around the chain's accounts plus one data
+    write each, and the state after them."""
+    state = MemoryState({a: Account(b) for a, b in chain.genesis.balances})
+    head = genesis_block(chain.genesis).header
+    nonces = {a.address: 0 for a in chain.accounts}
+    records = []
+    for height in range(1, blocks + 1):
+        txs = []
+        for i in range(per_block):
+            sender = chain.accounts[(height + i) % len(chain.accounts)]
+            to = chain.accounts[(height + i + 1) % len(chain.accounts)]
+            kind = DataWrite(f"k{height % 3}", b"v%d" % height) if i == 0 else Transfer(to.address, 10 + i)
+            body = TxBody(CHAIN_ID, sender.address, nonces[sender.address], 1, NOW_MS, kind)
+            nonces[sender.address] += 1
+            txs.append(sign_transaction(body, sender))
+        built = build_block(head, state, txs, proposer=chain.node, timestamp_ms=NOW_MS + height, min_fee=1,
+                            max_txs=1000)
+        assert len(built.block.transactions) == per_block, built.rejected
+        state.commit(built.result.delta)
+        head = built.block.header
+        records.append(encode_block_record(encode_block(built.block), built.result.receipts))
+    return records, state

@@ -9,6 +9,7 @@ the supervisor, waits for a leader, starts the gateway (REST + WebSocket on --ht
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import threading
 from pathlib import Path
@@ -19,6 +20,8 @@ from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir, prepare
 from aurigraph.node.ray_auth import configure_ray_auth
 from serve_apps.settings import GatewaySettings
+
+POSTGRES_DSN_ENV = "AURIGRAPH_POSTGRES_DSN"  # keeps a password off the command line (and `ps`)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,6 +45,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="requests/s per client (0: off)")
     p.add_argument("--rate-limit-burst", type=int, default=gw.rate_limit_burst, help="requests a client may burst")
     p.add_argument("--redis-url", help="share the rate limiter through Redis, e.g. redis://127.0.0.1:6379/0")
+    p.add_argument("--postgres-dsn", default=os.environ.get(POSTGRES_DSN_ENV),
+                   help=f"index committed blocks into PostgreSQL and serve account histories from it, e.g. "
+                        f"postgresql://aurigraph@127.0.0.1:5432/aurigraph (default: ${POSTGRES_DSN_ENV}; none: off)")
+    p.add_argument("--postgres-schema", default=defaults.postgres_schema, help="PostgreSQL schema of the index")
     p.add_argument("--stream-queue-events", type=int, default=gw.stream_queue_events,
                    help="events a stream subscriber may fall behind before it is disconnected")
     p.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM) ...")
@@ -54,7 +61,8 @@ def settings_from_args(args: argparse.Namespace) -> NodeSettings:
     try:
         return NodeSettings(data_dir=args.data_dir.resolve(), chain_id=args.chain_id, replicas=args.replicas,
                             validators=args.validators, shards=args.shards, max_batch_txs=args.max_batch_txs,
-                            batch_wait_ms=args.batch_wait_ms)
+                            batch_wait_ms=args.batch_wait_ms, postgres_dsn=args.postgres_dsn or None,
+                            postgres_schema=args.postgres_schema)
     except ValueError as e:
         raise CliError(str(e)) from None
 
@@ -64,7 +72,8 @@ def gateway_settings_from_args(args: argparse.Namespace, data: DataDir) -> Gatew
         return GatewaySettings(http_host=args.http_host, http_port=args.http_port, grpc_port=args.grpc_port,
                                replicas=args.gateway_replicas, api_keys_file=args.api_keys,
                                rate_limit_per_s=args.rate_limit, rate_limit_burst=args.rate_limit_burst,
-                               redis_url=args.redis_url,
+                               redis_url=args.redis_url, postgres_dsn=args.postgres_dsn or None,
+                               postgres_schema=args.postgres_schema,
                                ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
                                stream_queue_events=args.stream_queue_events,
                                kem_public_key_file=data.kem_key)
@@ -93,7 +102,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     node = start_node(settings, address=args.address)
     print(f"node up: chain {genesis.chain_id} at height {node.height}, {settings.replicas} replicas "
           f"(leader: replica {node.leader}), "
-          f"{settings.validators} validators, {settings.shards} shards", flush=True)
+          f"{settings.validators} validators, {settings.shards} shards"
+          f"{', indexing into PostgreSQL' if settings.postgres_dsn else ''}", flush=True)
     print("starting the gateway …", flush=True)
     try:
         start_gateway(gateway)

@@ -114,7 +114,7 @@ def encode_block_record(block_bytes: bytes, receipts: Sequence[Receipt], confide
     return m.SerializeToString(deterministic=True)
 
 
-def _record(data: bytes) -> block_pb2.BlockRecord:
+def parse_block_record(data: bytes) -> block_pb2.BlockRecord:
     try:
         return block_pb2.BlockRecord.FromString(data)
     except DecodeError as e:
@@ -123,7 +123,7 @@ def _record(data: bytes) -> block_pb2.BlockRecord:
 
 def index_block_record(data: bytes) -> RecordIndex:
     """Height, hash and transaction ids; checks the stated hash against the header."""
-    m = _record(data)
+    m = parse_block_record(data)
     header = header_from_proto(m.block.header)
     if m.hash != block_hash(header):
         raise InvalidBlock(f"block record {header.height}: hash does not match the header")
@@ -131,18 +131,18 @@ def index_block_record(data: bytes) -> RecordIndex:
 
 
 def decode_block_record(data: bytes) -> tuple[Block, list[Receipt]]:
-    m = _record(data)
+    m = parse_block_record(data)
     return block_from_proto(m.block), [receipt_from_proto(r) for r in m.receipts]
 
 
 def record_transaction(data: bytes, index: int) -> tuple[SignedTx, Receipt]:
     """One transaction of a record and its receipt, decoding only that transaction."""
-    m = _record(data)
+    m = parse_block_record(data)
     return signed_from_proto(m.block.transactions[index]), receipt_from_proto(m.receipts[index])
 
 
 def with_confidence(data: bytes, confidence: float) -> bytes:
-    m = _record(data)
+    m = parse_block_record(data)
     m.confidence = confidence
     return m.SerializeToString(deterministic=True)
 

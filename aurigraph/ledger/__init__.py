@@ -16,8 +16,10 @@ from aurigraph.ledger.block import (
     replay_block,
     sign_header,
     tx_inclusion_proof,
+    tx_inclusion_proofs,
     tx_root,
     verify_block,
+    verify_block_contents,
     verify_tx_inclusion,
 )
 from aurigraph.ledger.errors import GenesisError, InvalidBlock, Rejection, StateDivergence, TxRejected
@@ -55,5 +57,6 @@ __all__ = [
     "Rejection", "SignedTx", "StateDelta", "StateDivergence", "StateReader", "StatelessValidator",
     "Transfer", "TxBody", "TxRejected", "Validator", "ValidatorKey", "apply_transactions", "block_hash",
     "build_block", "check_stateful", "genesis_block", "genesis_digest", "replay_block", "sign_body",
-    "sign_header", "signing_message", "transaction_id", "tx_inclusion_proof", "tx_root", "verify_block", "verify_tx_inclusion",
+    "sign_header", "signing_message", "transaction_id", "tx_inclusion_proof", "tx_inclusion_proofs", "tx_root",
+    "verify_block", "verify_block_contents", "verify_tx_inclusion",
 ]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from aurigraph.crypto import DIGEST_SIZE, KeyPair, Scheme, Tag, derive_address, digest, sign, verify_batch
 from aurigraph.ledger.errors import InvalidBlock, Rejection, StateDivergence
-from aurigraph.ledger.merkle import leaf_hash, merkle_proof, merkle_root, verify_proof
+from aurigraph.ledger.merkle import leaf_hash, merkle_proof, merkle_proofs, merkle_root, verify_proof
 from aurigraph.ledger.state import BlockResult, ReceiptStatus, StateReader, apply_transactions
 from aurigraph.ledger.transaction import SignedTx
 
@@ -95,6 +95,11 @@ def tx_inclusion_proof(block: Block, index: int) -> list[bytes]:
     return merkle_proof([tx_leaf(tx) for tx in block.transactions], index)
 
 
+def tx_inclusion_proofs(block: Block) -> list[list[bytes]]:
+    """Every transaction's inclusion proof (as `tx_inclusion_proof` gives it), in O(n log n)."""
+    return merkle_proofs([tx_leaf(tx) for tx in block.transactions])
+
+
 def verify_tx_inclusion(tx: SignedTx, index: int, header: BlockHeader, proof: Sequence[bytes]) -> bool:
     return verify_proof(tx_leaf(tx), index, header.tx_count, proof, header.tx_root)
 
@@ -156,6 +161,12 @@ def verify_block(block: Block, parent: BlockHeader, validators: Mapping[bytes, V
         raise InvalidBlock(f"block {h.height} does not link to the hash of block {parent.height}")
     if h.timestamp_ms < parent.timestamp_ms:
         raise InvalidBlock(f"block {h.height} timestamp goes backwards")
+    verify_block_contents(block, validators)
+
+
+def verify_block_contents(block: Block, validators: Mapping[bytes, ValidatorKey]) -> None:
+    """The checks that need no parent: digest size, transaction root and count, proposer signature."""
+    h = block.header
     if len(h.state_digest) != DIGEST_SIZE:
         raise InvalidBlock(f"block {h.height} state digest must be {DIGEST_SIZE} bytes")
     if h.tx_count != len(block.transactions) or h.tx_root != tx_root(block.transactions):

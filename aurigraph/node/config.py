@@ -31,6 +31,9 @@ class NodeSettings(BaseModel):
     batch_wait_ms: int = Field(5, ge=0, le=10_000)
     max_pending_txs: int = Field(200_000, ge=1)
     submit_timeout_ms: int = Field(10_000, ge=1)
+    # The PostgreSQL index (`aurigraph.indexer`): off without a DSN.
+    postgres_dsn: str | None = None
+    postgres_schema: str = Field("aurigraph", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
     @model_validator(mode="after")
     def _ticks(self) -> NodeSettings:

@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from aurigraph.crypto import CryptoError, address_from_text
+from aurigraph.indexer.queries import MAX_PAGE
 from aurigraph.v1 import crypto_pb2, transaction_pb2
 from serve_apps.errors import ApiFailure
+from serve_apps.queries import MAX_RANGE_BLOCKS, parse_page
 from serve_apps.rest.deps import Reader, Service, Submitter
 from serve_apps.rest.media import is_protobuf, parse, read_body, render
 
@@ -29,6 +31,8 @@ VERIFY_BODY_DOC = {"requestBody": {"required": True, "content": {
 Wait = Annotated[Literal["none", "committed"], Query(description="committed: answer when final (bounded)")]
 TimeoutMs = Annotated[int | None, Query(ge=1, le=3_600_000, description="with wait=committed; capped by the server")]
 TxId = Annotated[str, Path(description="transaction id, 128 hex digits", min_length=1, max_length=256)]
+FromHeight = Annotated[int, Query(alias="from", ge=1, le=2**63 - 1, description="first height (default 1)")]
+ToHeight = Annotated[int | None, Query(alias="to", ge=1, le=2**63 - 1, description="last height (default: the head)")]
 
 
 def _hex_id(text: str) -> bytes:
@@ -99,6 +103,33 @@ async def read_latest_block(request: Request, service: Service, _: Reader) -> Re
 async def read_block(request: Request, service: Service, _: Reader,
                      height: Annotated[int, Path(ge=0, le=2**63 - 1)]) -> Response:
     return render(request, await service.api.block(height))
+
+
+@router.get("/blocks", tags=["blocks"], summary=f"Headers and hashes of a range of blocks (at most "
+            f"{MAX_RANGE_BLOCKS} an answer; next_from says where to go on)")
+async def read_block_range(request: Request, service: Service, _: Reader, from_height: FromHeight = 1,
+                           to_height: ToHeight = None) -> Response:
+    return render(request, await service.queries.block_range(from_height, to_height))
+
+
+@router.get("/audit/export", tags=["audit"], response_class=StreamingResponse,
+            summary="The audit trail of a range of blocks as NDJSON aurigraph.v1.AuditRecord lines, each "
+                    "verifiable against block hashes (aurigraph audit verify)")
+async def export_audit(service: Service, _: Reader, from_height: FromHeight = 1,
+                       to_height: ToHeight = None) -> Response:
+    lines = await service.queries.audit_export(from_height, to_height)
+    return StreamingResponse(lines, media_type="application/x-ndjson")
+
+
+@router.get("/accounts/{address}/transactions", tags=["accounts"],
+            summary="Transactions sent or received by an account, newest first (needs the PostgreSQL index)")
+async def read_account_transactions(
+        request: Request, service: Service, _: Reader, address: Annotated[str, Path(min_length=1, max_length=128)],
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        before: Annotated[str | None, Query(max_length=64, description="next_page of the previous answer")] = None,
+) -> Response:
+    page = await service.queries.account_transactions(_address(address), limit, parse_page(before))
+    return render(request, page, headers={"X-Index-Height": str(page.indexed_height)})
 
 
 @router.get("/accounts/{address}", tags=["accounts"], summary="Balance and next nonce")

@@ -16,7 +16,8 @@ from aurigraph.codec.genesis import genesis_to_json
 from aurigraph.node.datadir import DataDir
 from aurigraph.storage.archive import BlockArchive
 from aurigraph.storage.rocks import open_db
-from tests.integration.indexer.conftest import DSN, make_records
+from tests.conftest import committed_records as make_records
+from tests.integration.indexer.conftest import DSN
 
 BLOCKS, PER_BLOCK = 240, 20
 

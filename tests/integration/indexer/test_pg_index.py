@@ -12,7 +12,8 @@ from aurigraph.codec.blocks import decode_block_record, encode_block_record
 from aurigraph.indexer import ChainMismatch, IndexGap, PgIndex
 from aurigraph.indexer.queries import account_transactions, indexed_height
 from aurigraph.ledger import Account, MemoryState, StateDivergence, build_block
-from tests.integration.indexer.conftest import DSN, make_records
+from tests.conftest import committed_records as make_records
+from tests.integration.indexer.conftest import DSN
 
 
 def run(coro):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aurigraph.ledger.merkle import EMPTY_ROOT, leaf_hash, merkle_proof, merkle_root, verify_proof
+from aurigraph.ledger.merkle import EMPTY_ROOT, leaf_hash, merkle_proof, merkle_proofs, merkle_root, verify_proof
 
 
 def leaves(n):
@@ -20,6 +20,13 @@ def test_every_proof_verifies_for_sizes_up_to_70():
             proof = merkle_proof(ls, i)
             assert len(proof) <= max(1, (n - 1).bit_length())
             assert verify_proof(ls[i], i, n, proof, root), (n, i)
+
+
+def test_all_proofs_at_once_equal_one_at_a_time():
+    assert merkle_proofs([]) == []
+    for n in range(1, 71):
+        ls = leaves(n)
+        assert merkle_proofs(ls) == [merkle_proof(ls, i) for i in range(n)], n
 
 
 def test_altered_inputs_fail():
