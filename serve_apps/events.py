@@ -3,7 +3,8 @@
 One `EventHub` per gateway replica follows the node while anyone is subscribed: it polls the
 leader every `poll_s` for new blocks (block and transaction events), leader changes, and the
 supervisor's health probes (node status events). Transactions this gateway saw rejected before
-ordering are published as they are answered.
+ordering are published as they are answered (and, with Redis, to the other replicas' hubs: see
+`fanout.py`).
 
 Each subscriber has a bounded queue (in events, at least one block). One that falls
 `queue_events` behind is cut off with `SlowConsumer` instead of growing memory or slowing the
@@ -123,10 +124,13 @@ class EventHub:
     _health_at: float = 0.0
     _task: asyncio.Task | None = None
     _starting: asyncio.Lock = field(default_factory=asyncio.Lock)
+    fanout: object = None  # `Fanout` across gateway replicas, with Redis
 
     async def subscribe(self, flt: Filter, from_height: int | None) -> Subscription:
         if from_height is not None and from_height < 1:
             raise ApiFailure("BAD_REQUEST", "from_height must be at least 1 (height 0 is the genesis)")
+        if self.fanout is not None:
+            self.fanout.start()
         async with self._starting:  # one follower task, however many subscribe at once
             if self._task is None or self._task.done():
                 self._next_height = await self.api.head_height() + 1
@@ -176,10 +180,12 @@ class EventHub:
         for sub in list(self.subscribers):
             sub.offer(items, height)
 
-    def publish_rejections(self, wire: list[bytes], results) -> None:
-        """Rejections this gateway answered (before ordering) as TRANSACTION_REJECTED events."""
-        if not self.subscribers:
+    async def publish_rejections(self, wire: list[bytes], results) -> None:
+        """Rejections this gateway answered (before ordering) as TRANSACTION_REJECTED events, to
+        this replica's subscribers and (with Redis) to the other replicas'."""
+        if not self.subscribers and self.fanout is None:
             return
+        items = []
         for raw, r in zip(wire, results):
             if r.status == transaction_pb2.TRANSACTION_STATUS_REJECTED:
                 try:
@@ -188,7 +194,11 @@ class EventHub:
                     accounts = ()
                 event = events_pb2.Event(timestamp_ms=_now_ms(), transaction_rejected=events_pb2.TransactionRejected(
                     tx_id=r.tx_id, reason=r.reason, detail=r.detail))
-                self.publish([(events_pb2.EVENT_KIND_TRANSACTION_REJECTED, accounts, event)])
+                items.append((events_pb2.EVENT_KIND_TRANSACTION_REJECTED, accounts, event))
+        if items:
+            self.publish(items)
+            if self.fanout is not None:
+                await self.fanout.publish(items)
 
     # --- following the node -----------------------------------------------------------------------
 

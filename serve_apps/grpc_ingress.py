@@ -196,13 +196,13 @@ class GrpcMethods:
         which = request.WhichOneof("selector")
         if which is None:
             raise ApiFailure("BAD_REQUEST", "give a height or latest=true")
-        return await self.service.api.block(request.height if which == "height" else None)
+        return await self.service.block(request.height if which == "height" else None)
 
     @rpc(Role.READER, transaction_pb2.TransactionRecord)
     async def GetTransaction(self, request: transaction_pb2.GetTransactionRequest, grpc_context):
         if len(request.tx_id) != 64:
             raise ApiFailure("BAD_REQUEST", f"tx_id must be 64 bytes, got {len(request.tx_id)}")
-        record = await self.service.api.transaction(request.tx_id)
+        record = await self.service.transaction(request.tx_id)
         if record.status == transaction_pb2.TRANSACTION_STATUS_UNKNOWN:
             raise ApiFailure("NOT_FOUND", "unknown transaction")
         return record

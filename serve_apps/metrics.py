@@ -80,15 +80,23 @@ class GatewayMetrics:
                                   buckets=FINALITY_BUCKETS_S, registry=self.registry)
         self.rate_limited = Counter("aurigraph_gateway_rate_limited", "Requests refused by the rate limiter",
                                     registry=self.registry)
-        self.limiter_degraded = Counter("aurigraph_gateway_rate_limiter_degraded",
-                                        "Times the Redis rate limiter fell back to in-process buckets",
-                                        registry=self.registry)
+        self.redis_up: Gauge | None = None  # with Redis configured (`redis_state`)
+        self.redis_errors = Counter("aurigraph_redis_errors", "Failed Redis calls", registry=self.registry)
+        self.cache_hits = Counter("aurigraph_cache_hits", "Reads answered from the Redis cache", registry=self.registry)
+        self.cache_misses = Counter("aurigraph_cache_misses", "Cacheable reads that went to the node",
+                                    registry=self.registry)
         self.stream_subscribers = Gauge("aurigraph_stream_subscribers", "Open event-stream subscriptions",
                                         registry=self.registry)
         self.stream_disconnects = Counter("aurigraph_stream_slow_consumer_disconnects",
                                           "Stream subscribers cut off for falling behind", registry=self.registry)
         self._node = _NodeCollector()
         self.registry.register(self._node)
+
+    def redis_state(self, up: bool) -> None:
+        if self.redis_up is None:
+            self.redis_up = Gauge("aurigraph_redis_up", "1 while Redis answers (0: degraded to in-process)",
+                                  registry=self.registry)
+        self.redis_up.set(1 if up else 0)
 
     async def refresh(self, api) -> None:
         """Read the node-wide figures for the next scrape."""

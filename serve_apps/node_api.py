@@ -22,7 +22,7 @@ from aurigraph.codec.blocks import encode_block_record
 from aurigraph.codec.crypto import MAX_VERIFY_CHECKS, kem_public_key
 from aurigraph.codec.genesis import genesis_from_json
 from aurigraph.keystore import load_kem_public
-from aurigraph.ledger import genesis_block
+from aurigraph.ledger import block_hash, genesis_block
 from aurigraph.v1 import block_pb2, consensus_pb2, crypto_pb2, monitoring_pb2, node_pb2, transaction_pb2
 from serve_apps.errors import ApiFailure
 
@@ -54,6 +54,7 @@ class NodeApi:
         self._leader_at = 0.0
         self._kem = load_kem_public(kem_public_key_file) if kem_public_key_file else None
         self._genesis_record = encode_block_record(encode_block(genesis_block(self.genesis)), [], confidence=1.0)
+        self.genesis_hash = block_hash(genesis_block(self.genesis).header)
 
     # --- writes ---------------------------------------------------------------------------------
 

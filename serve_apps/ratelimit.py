@@ -1,22 +1,20 @@
 """Per-client rate limiting: a token bucket per client (API key name, else the peer address).
 
-In-process by default (each gateway replica limits on its own). With a Redis URL the buckets live
-in Redis, shared by every gateway replica, updated atomically by one Lua script. If Redis becomes
-unreachable the limiter falls back to its in-process buckets (logged, and counted in
-`aurigraph_gateway_rate_limiter_degraded_total`) and goes back to Redis when it answers again.
+In-process by default (each gateway replica limits on its own). With Redis the buckets live in
+Redis, shared by every gateway replica, updated atomically by one Lua script. While Redis is away
+(see `RedisLink`) the limiter uses its in-process buckets, and goes back to Redis when it answers.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-log = logging.getLogger("aurigraph.gateway")
+from serve_apps.redis_link import RedisLink
+
 MAX_LOCAL_CLIENTS = 100_000
-REDIS_RETRY_S = 5.0
 
 # KEYS[1] bucket; ARGV: rate per s, burst, now ms, cost. Returns ms to wait (0: allowed).
 _LUA = """
@@ -55,35 +53,21 @@ class LocalBuckets:
 
 
 class RateLimiter:
-    def __init__(self, rate_per_s: float, burst: int, redis_url: str | None = None,
-                 on_degraded: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, rate_per_s: float, burst: int, link: RedisLink | None = None) -> None:
         self.enabled = rate_per_s > 0
         self._local = LocalBuckets(rate_per_s, burst) if self.enabled else None
         self._rate, self._burst = rate_per_s, burst
-        self._redis = None
-        self._script = None
-        self._redis_down_until = 0.0
-        self._on_degraded = on_degraded
-        if self.enabled and redis_url:
-            import redis.asyncio as aioredis
-
-            self._redis = aioredis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-            self._script = self._redis.register_script(_LUA)
+        self._link = link if self.enabled else None
+        self._script = link.client.register_script(_LUA) if self._link is not None else None
 
     async def take(self, client: str, cost: int = 1) -> int:
         """0 if the request may go ahead, else the milliseconds the client should wait."""
         if not self.enabled:
             return 0
-        if self._redis is not None and time.monotonic() >= self._redis_down_until:
-            try:
-                return int(await self._script(keys=[f"aurigraph:ratelimit:{client}"],
-                                              args=[self._rate, self._burst, time.time_ns() // 1_000_000, cost]))
-            except Exception as e:  # any Redis failure: degrade to local buckets, retry Redis later
-                log.warning("rate limiter: Redis unavailable (%s); limiting per gateway replica", e)
-                self._redis_down_until = time.monotonic() + REDIS_RETRY_S
-                self._on_degraded()
+        if self._link is not None:
+            ok, wait_ms = await self._link.run(lambda r: self._script(
+                keys=[f"aurigraph:ratelimit:{client}"],
+                args=[self._rate, self._burst, time.time_ns() // 1_000_000, cost], client=r), "the rate limiter")
+            if ok:
+                return int(wait_ms)
         return self._local.take(client, cost)
-
-    async def close(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()

@@ -7,20 +7,27 @@ these calls and map `ApiFailure` to their status codes.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from aurigraph.apikeys import Role
 from aurigraph.codec.names import reason_name, status_name
-from aurigraph.v1 import transaction_pb2
+from aurigraph.v1 import block_pb2, transaction_pb2
 from serve_apps.auth import ApiKeys, Principal
 from serve_apps.batching import MicroBatcher
+from serve_apps.cache import ReadCache
 from serve_apps.errors import ApiFailure
 from serve_apps.events import EventHub
+from serve_apps.fanout import Fanout
 from serve_apps.metrics import GatewayMetrics
 from serve_apps.node_api import NodeApi
 from serve_apps.queries import QueryService
 from serve_apps.ratelimit import RateLimiter
+from serve_apps.redis_link import RedisLink
 from serve_apps.settings import GatewaySettings
+
+
+log = logging.getLogger("aurigraph.gateway")
 
 
 class GatewayService:
@@ -29,9 +36,14 @@ class GatewayService:
         self.api = api
         self.metrics = GatewayMetrics()
         self.keys = ApiKeys.load(settings.api_keys_file)
-        self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst, settings.redis_url,
-                                   on_degraded=self.metrics.limiter_degraded.inc)
+        self.redis = RedisLink(settings.redis_url, on_state=self.metrics.redis_state,
+                               on_error=self.metrics.redis_errors.inc) if settings.redis_url else None
+        self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst, self.redis)
+        self.cache = ReadCache(self.redis, api.genesis_hash, self.metrics)
+        self._cache_checked = self.redis is None
         self.hub = EventHub(api, settings.stream_queue_events)
+        if self.redis is not None:
+            self.hub.fanout = Fanout(self.redis, api.genesis_hash, self.hub.publish)
         self.queries = QueryService(settings, api)
         self.metrics.stream_subscribers.set_function(lambda: len(self.hub.subscribers))
         self._batcher = MicroBatcher(self._submit_unwaited, settings.max_batch_txs)
@@ -81,8 +93,27 @@ class GatewayService:
                 committed += 1
         if wait and committed:
             self.metrics.finality.observe(elapsed_s)
-        self.hub.publish_rejections(wire, response.results)
+        await self.hub.publish_rejections(wire, response.results)
         return response
+
+    async def transaction(self, tx_id: bytes) -> transaction_pb2.TransactionRecord:
+        await self._check_cache()
+        return await self.cache.transaction(tx_id, lambda: self.api.transaction(tx_id))
+
+    async def block(self, height: int | None) -> block_pb2.BlockRecord:
+        """The block at `height` (None: the latest, whose height is always asked of the node)."""
+        await self._check_cache()
+        if height is None:
+            height = await self.api.head_height()
+        return await self.cache.block(height, lambda: self.api.block(height))
+
+    async def _check_cache(self) -> None:
+        """Before the first cached read: a cache left above a rewound chain is dropped."""
+        if self._cache_checked:
+            return
+        if await self.cache.drop_if_rewound(await self.api.head_height()):
+            log.warning("the read cache held blocks above the node's head (a restored chain?): dropped it")
+        self._cache_checked = True
 
     async def submit_batch(self, wire: list[bytes], wait: bool, timeout_ms: int | None = None
                            ) -> transaction_pb2.BatchSubmitResponse:

@@ -98,3 +98,15 @@ class SubscribeRequest(_message.Message):
     account: bytes
     from_height: int
     def __init__(self, kinds: _Optional[_Iterable[_Union[EventKind, str]]] = ..., account: _Optional[bytes] = ..., from_height: _Optional[int] = ...) -> None: ...
+
+class FanoutEvent(_message.Message):
+    __slots__ = ("origin", "kind", "accounts", "event")
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    origin: str
+    kind: EventKind
+    accounts: _containers.RepeatedScalarFieldContainer[bytes]
+    event: Event
+    def __init__(self, origin: _Optional[str] = ..., kind: _Optional[_Union[EventKind, str]] = ..., accounts: _Optional[_Iterable[bytes]] = ..., event: _Optional[_Union[Event, _Mapping]] = ...) -> None: ...

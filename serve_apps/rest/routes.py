@@ -90,19 +90,19 @@ async def submit_batch(request: Request, service: Service, _: Submitter, wait: W
 @router.get("/transactions/{tx_id}", tags=["transactions"],
             summary="Status: pending, committed (receipt, height, confidence), rejected, dropped or unknown")
 async def read_transaction(request: Request, service: Service, _: Reader, tx_id: TxId) -> Response:
-    record = await service.api.transaction(_hex_id(tx_id))
+    record = await service.transaction(_hex_id(tx_id))
     return render(request, record, 404 if record.status == transaction_pb2.TRANSACTION_STATUS_UNKNOWN else 200)
 
 
 @router.get("/blocks/latest", tags=["blocks"], summary="The latest committed block")
 async def read_latest_block(request: Request, service: Service, _: Reader) -> Response:
-    return render(request, await service.api.block(None))
+    return render(request, await service.block(None))
 
 
 @router.get("/blocks/{height}", tags=["blocks"], summary="A committed block by height")
 async def read_block(request: Request, service: Service, _: Reader,
                      height: Annotated[int, Path(ge=0, le=2**63 - 1)]) -> Response:
-    return render(request, await service.api.block(height))
+    return render(request, await service.block(height))
 
 
 @router.get("/blocks", tags=["blocks"], summary=f"Headers and hashes of a range of blocks (at most "

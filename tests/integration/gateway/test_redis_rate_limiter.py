@@ -9,6 +9,7 @@ import uuid
 import redis
 
 from serve_apps.ratelimit import RateLimiter
+from serve_apps.redis_link import RedisLink
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -17,12 +18,12 @@ def test_two_limiters_share_one_bucket_in_redis():
     client = f"test-{uuid.uuid4().hex}"
 
     async def scenario():
-        a, b = RateLimiter(1, burst=4, redis_url=REDIS_URL), RateLimiter(1, burst=4, redis_url=REDIS_URL)
+        a, b = RateLimiter(1, burst=4, link=RedisLink(REDIS_URL)), RateLimiter(1, burst=4, link=RedisLink(REDIS_URL))
         try:
             waits = [await (a if i % 2 else b).take(client) for i in range(6)]
         finally:
-            await a.close()
-            await b.close()
+            await a._link.close()
+            await b._link.close()
         return waits
 
     waits = asyncio.run(scenario())
@@ -36,12 +37,13 @@ def test_when_redis_is_unreachable_it_limits_in_process_and_says_so():
     degraded = []
 
     async def scenario():
-        limiter = RateLimiter(1, burst=2, redis_url="redis://127.0.0.1:1/0", on_degraded=lambda: degraded.append(1))
+        link = RedisLink("redis://127.0.0.1:1/0", on_error=lambda: degraded.append(1))
+        limiter = RateLimiter(1, burst=2, link=link)
         try:
             return [await limiter.take("c") for _ in range(3)]
         finally:
-            await limiter.close()
+            await link.close()
 
     waits = asyncio.run(scenario())
     assert waits[:2] == [0, 0] and waits[2] > 0
-    assert degraded == [1], "one degradation, then no Redis retries until REDIS_RETRY_S passed"
+    assert degraded == [1], "one failure, then no Redis retries until RedisLink.RETRY_S passed"
