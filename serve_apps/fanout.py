@@ -12,6 +12,7 @@ never affected: they come from the node).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -65,10 +66,8 @@ class Fanout:
             except Exception as e:  # Redis went away: degrade, subscribe again when it is back
                 self.link.failed(e, "event fan-out")
             finally:
-                try:
+                with contextlib.suppress(Exception):  # closing a dead connection may fail too
                     await pubsub.aclose()
-                except Exception:  # closing a dead connection may fail too; nothing to keep
-                    pass
 
     def _handle(self, data: bytes) -> None:
         try:

@@ -26,7 +26,6 @@ from serve_apps.ratelimit import RateLimiter
 from serve_apps.redis_link import RedisLink
 from serve_apps.settings import GatewaySettings
 
-
 log = logging.getLogger("aurigraph.gateway")
 
 
