@@ -54,6 +54,10 @@ def test_redis_killed_and_restarted_under_load_loses_nothing(tmp_path_factory):
             time.sleep(0.5)
         assert _metric(text, "aurigraph_redis_up") == 1.0, text
         assert _metric(text, "aurigraph_redis_errors_total") >= 1
+        with Client(stack.url) as node:  # fully replicated by now: cached on the first read, then hit
+            first, again = node.transaction(results[0].tx_id), node.transaction(results[0].tx_id)
+        assert first.confidence == 1.0 and again.SerializeToString() == first.SerializeToString()
+        text = httpx.get(f"{stack.url}/v11/metrics", timeout=10).text
         assert _metric(text, "aurigraph_cache_hits_total") >= 1
     finally:
         stack.stop()
