@@ -33,6 +33,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     k.add_argument("--json", action="store_true", help="print the JSON result instead of a table")
     k.set_defaults(func=cmd_consensus)
 
+    x = b_sub.add_parser("index", help="PostgreSQL indexer rows/s vs a raw COPY of the same rows")
+    x.add_argument("--postgres-dsn", default=os.environ.get("AURIGRAPH_POSTGRES_DSN",
+                                                          "postgresql://postgres@127.0.0.1:5432/test"),
+                   help="a database to create (and drop) temporary schemas in (default: %(default)s)")
+    x.add_argument("--blocks", type=int, default=100)
+    x.add_argument("--txs-per-block", type=int, default=1_000)
+    x.add_argument("--senders", type=int, default=1_000, help="distinct accounts sending")
+    x.add_argument("--batch-blocks", type=int, default=16, help="blocks per SQL transaction (as the indexer)")
+    x.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median ratio)")
+    x.add_argument("--out-dir", type=Path, default=DEFAULT_RESULTS_DIR)
+    x.add_argument("--json", action="store_true", help="print the JSON result instead of a table")
+    x.set_defaults(func=cmd_index)
+
     n = b_sub.add_parser("node", help="committed TPS and finality through a node, vs the bare all-core verify rate")
     n.add_argument("--address", help="a running node's Ray address (from `aurigraph up`); default: start a "
                    "temporary node in a temporary data dir")
@@ -70,6 +83,19 @@ def cmd_crypto(args: argparse.Namespace) -> int:
     result = crypto.run(args.batch, args.rounds, lambda msg: print(msg, file=sys.stderr, flush=True))
     path = write_result("crypto", result, args.out_dir)
     print(json.dumps(result, indent=2) if args.json else crypto.format_table(result))
+    print(f"result written to {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    if min(args.blocks, args.txs_per_block, args.senders, args.batch_blocks, args.rounds) < 1:
+        raise CliError("--blocks, --txs-per-block, --senders, --batch-blocks and --rounds must be >= 1")
+    from aurigraph.bench import index  # asyncpg: only for this benchmark
+
+    result = index.run(args.postgres_dsn, args.blocks, args.txs_per_block, args.senders, args.batch_blocks,
+                       args.rounds, lambda msg: print(msg, file=sys.stderr, flush=True))
+    path = write_result("index", result, args.out_dir)
+    print(json.dumps(result, indent=2) if args.json else index.format_table(result))
     print(f"result written to {path}", file=sys.stderr)
     return 0
 
