@@ -16,6 +16,7 @@ import asyncpg
 import ray
 from ray.util.metrics import Counter, Gauge
 
+from aurigraph import telemetry
 from aurigraph.codec.genesis import genesis_from_json
 from aurigraph.indexer import PgIndex
 from aurigraph.indexer.follow import catch_up
@@ -55,6 +56,7 @@ class NodeSource:
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
 class Indexer:
     def __init__(self, dsn: str, schema: str, genesis_json: str, replicas: list, shards: list) -> None:
+        telemetry.configure("indexer")
         self._dsn, self._schema = dsn, schema
         self._genesis = genesis_from_json(genesis_json)
         self._source = NodeSource(replicas, shards)

@@ -6,14 +6,19 @@ in the client's order. A full ingress answers "retry after" instead of queueing 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 
 import ray
+from ray.util.metrics import Counter, Gauge
 
 from actors.replica import NotLeaderError
+from aurigraph import telemetry
+from aurigraph.codec.names import reason_name
 from aurigraph.codec.node import decode_batch, encode_batch, merge_results, response_statuses, retry_response
 from aurigraph.node.replica import TxStatus
 
+log = logging.getLogger("aurigraph.ingress")
 LEADER_RETRIES = 20
 LEADER_RETRY_S = 0.1
 HEALTH_TIMEOUT_S = 2.0
@@ -24,6 +29,7 @@ RECENT_REJECTIONS = 100_000
 class Ingress:
     def __init__(self, validator_names: list[str], replica_names: dict[int, str], namespace: str,
                  max_inflight_batches: int = 64, retry_after_ms: int = 200) -> None:
+        telemetry.configure("ingress")
         # Names, not handles: constructor arguments must survive this actor's restarts.
         self._validators = [ray.get_actor(n, namespace=namespace) for n in validator_names]
         self._replicas = {i: ray.get_actor(n, namespace=namespace) for i, n in replica_names.items()}
@@ -33,31 +39,48 @@ class Ingress:
         self._leader: int | None = None
         self._next_validator = 0
         self._rejected: OrderedDict[bytes, bytes] = OrderedDict()  # tx id -> SubmitResponse bytes
+        self._rejected_count = Counter("aurigraph_ingress_rejected_transactions",
+                                       "transactions rejected by validation or ordering")
+        self._inflight_gauge = Gauge("aurigraph_ingress_batches_in_flight", "client batches in the pipeline")
 
-    async def submit(self, batch: bytes, wait: bool = False, timeout_ms: int | None = None) -> bytes:
+    async def submit(self, batch: bytes, wait: bool = False, timeout_ms: int | None = None,
+                     ctx: dict | None = None) -> bytes:
         """`TransactionBatch` in; `BatchSubmitResponse` out (same order as the input). With `wait`,
-        results are final unless `timeout_ms` (capped by the node's submit timeout) ran out."""
+        results are final unless `timeout_ms` (capped by the node's submit timeout) ran out. `ctx`
+        is the request's telemetry context (request id, trace parent)."""
         wire = decode_batch(batch)
-        if self._inflight >= self._max_inflight:
-            return retry_response(len(wire), self._retry_after_ms, "ingress busy: too many batches in flight")
-        self._inflight += 1
-        try:
-            verdicts = await self._verify(wire)
-            accepted = [raw for raw, v in zip(wire, verdicts) if v.status == TxStatus.PENDING]  # passed
-            ordered = await self._order(accepted, wait, timeout_ms) if accepted else []
-            merged = merge_results(verdicts, ordered)
-            self._remember_rejections(merged)
-            return merged
-        finally:
-            self._inflight -= 1
+        with telemetry.span("ingress.submit", ctx or {}, txs=len(wire)) as ctx:
+            if self._inflight >= self._max_inflight:
+                log.warning("batch of %d refused: %d batches in flight", len(wire), self._inflight)
+                return retry_response(len(wire), self._retry_after_ms,
+                                      "ingress busy: too many batches in flight")
+            self._inflight += 1
+            self._inflight_gauge.set(self._inflight)
+            try:
+                verdicts = await self._verify(wire, ctx)
+                accepted = [raw for raw, v in zip(wire, verdicts) if v.status == TxStatus.PENDING]  # passed
+                ordered = await self._order(accepted, wait, timeout_ms, ctx) if accepted else []
+                merged = merge_results(verdicts, ordered)
+                self._remember_rejections(merged, len(wire))
+                return merged
+            finally:
+                self._inflight -= 1
+                self._inflight_gauge.set(self._inflight)
 
-    def _remember_rejections(self, response: bytes) -> None:
+    def _remember_rejections(self, response: bytes, total: int) -> None:
+        reasons: dict[int, int] = {}
         for r in response_statuses(response):
             if r.status == TxStatus.REJECTED and r.tx_id:
                 self._rejected[r.tx_id] = r.SerializeToString()
                 self._rejected.move_to_end(r.tx_id)
+            if r.status == TxStatus.REJECTED:
+                reasons[r.reason] = reasons.get(r.reason, 0) + 1
         while len(self._rejected) > RECENT_REJECTIONS:
             self._rejected.popitem(last=False)
+        if reasons:
+            self._rejected_count.inc(sum(reasons.values()))
+            log.info("batch of %d: %d rejected (%s)", total, sum(reasons.values()),
+                     ", ".join(f"{reason_name(k)}: {n}" for k, n in sorted(reasons.items())))
 
     async def rejection(self, tx_id: bytes) -> bytes | None:
         """The `SubmitResponse` of a recent rejection of `tx_id` seen here (validation failures never
@@ -67,37 +90,38 @@ class Ingress:
     async def inflight(self) -> int:
         return self._inflight
 
-    async def _verify(self, wire: list[bytes]) -> list:
+    async def _verify(self, wire: list[bytes], ctx: dict) -> list:
         n = len(self._validators)
         size = max(1, -(-len(wire) // n))
         chunks = [wire[i:i + size] for i in range(0, len(wire), size)]
         start = self._next_validator
         self._next_validator = (start + len(chunks)) % n
         replies = await asyncio.gather(*(
-            self._validators[(start + i) % n].validate.remote(encode_batch(chunk)) for i, chunk in enumerate(chunks)
+            self._validators[(start + i) % n].validate.remote(encode_batch(chunk), ctx)
+            for i, chunk in enumerate(chunks)
         ))
         return [r for reply in replies for r in response_statuses(reply)]
 
-    async def _order(self, accepted: list[bytes], wait: bool, timeout_ms: int | None) -> list:
+    async def _order(self, accepted: list[bytes], wait: bool, timeout_ms: int | None, ctx: dict) -> list:
         """Send to the leader; transactions DROPPED by a leader change go to the new leader again
         (safe: submission is idempotent by id and nonces prevent a double apply)."""
-        results = response_statuses(await self._to_leader(encode_batch(accepted), wait, timeout_ms))
+        results = response_statuses(await self._to_leader(encode_batch(accepted), wait, timeout_ms, ctx))
         for _ in range(LEADER_RETRIES):
             dropped = [i for i, r in enumerate(results) if r.status == TxStatus.DROPPED]
             if not dropped:
                 break
             retried = response_statuses(
-                await self._to_leader(encode_batch([accepted[i] for i in dropped]), wait, timeout_ms))
+                await self._to_leader(encode_batch([accepted[i] for i in dropped]), wait, timeout_ms, ctx))
             for i, r in zip(dropped, retried):
                 results[i] = r
         return results
 
-    async def _to_leader(self, batch: bytes, wait: bool, timeout_ms: int | None) -> bytes:
+    async def _to_leader(self, batch: bytes, wait: bool, timeout_ms: int | None, ctx: dict) -> bytes:
         for _ in range(LEADER_RETRIES):
             leader = self._leader or await self._find_leader()
             if leader is not None:
                 try:
-                    return await self._replicas[leader].submit.remote(batch, wait, timeout_ms)
+                    return await self._replicas[leader].submit.remote(batch, wait, timeout_ms, ctx)
                 except NotLeaderError as e:
                     self._leader = e.leader_id or None
                     continue
@@ -105,6 +129,7 @@ class Ingress:
                     self._leader = None
             await asyncio.sleep(LEADER_RETRY_S)
         n = len(decode_batch(batch))
+        log.warning("batch of %d refused: no leader available", n)
         return retry_response(n, self._retry_after_ms, "no leader available")
 
     async def _find_leader(self) -> int | None:

@@ -9,6 +9,7 @@ Ray token authentication is configured before Ray is imported, by the CLI comman
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.supervisor import INGRESS_NAME, NAMESPACE, SUPERVISOR_NAME, Supervisor, replica_name
 from aurigraph.node.config import NodeSettings
+from aurigraph.telemetry import FORWARDED_ENV_PREFIXES
 
 
 @dataclass
@@ -43,7 +45,7 @@ def connect_ray(address: str | None) -> bool:
     if ray.is_initialized():
         return False
     try:
-        ray.init(address=address, namespace=NAMESPACE, logging_level="WARNING")
+        ray.init(address=address, namespace=NAMESPACE, logging_level="WARNING", runtime_env=_runtime_env())
     except Exception as e:
         # A local instance started right after another one shut down can time out while the old
         # processes are still exiting ("The current node timed out during startup"): try once more.
@@ -51,8 +53,14 @@ def connect_ray(address: str | None) -> bool:
             raise
         ray.shutdown()
         time.sleep(5)
-        ray.init(address=address, namespace=NAMESPACE, logging_level="WARNING")
+        ray.init(address=address, namespace=NAMESPACE, logging_level="WARNING", runtime_env=_runtime_env())
     return True
+
+
+def _runtime_env() -> dict | None:
+    """The log and tracing settings of this process, for the actors' processes too."""
+    forwarded = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV_PREFIXES)}
+    return {"env_vars": forwarded} if forwarded else None
 
 
 def start_node(settings: NodeSettings, address: str | None = None, leader_timeout_s: float = 60.0) -> NodeHandle:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import ray
 
+from aurigraph import telemetry
 from aurigraph.codec.node import committed_record
 from aurigraph.storage.archive import BlockArchive
 from aurigraph.storage.rocks import open_db
@@ -18,6 +19,7 @@ from aurigraph.storage.rocks import open_db
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
 class StorageShard:
     def __init__(self, index: int, count: int, path: str) -> None:
+        telemetry.configure(f"shard-{index}")
         self.index, self.count = index, count
         self._archive = BlockArchive(open_db(Path(path)), owns=lambda height: height % count == index)
 

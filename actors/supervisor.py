@@ -12,13 +12,16 @@ import logging
 import time
 
 import ray
+from ray.util.metrics import Gauge
 from ray.util.placement_group import placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+from actors.indexer import Indexer
 from actors.ingress import Ingress
 from actors.replica import ConsensusReplica
 from actors.shard import StorageShard
 from actors.validator import TransactionValidator
+from aurigraph import telemetry
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir
 
@@ -26,6 +29,7 @@ log = logging.getLogger("aurigraph.supervisor")
 HEALTH_PERIOD_S = 1.0
 NAMESPACE = "aurigraph"
 INGRESS_NAME = "aurigraph-ingress"
+INDEXER_NAME = "aurigraph-indexer"
 SUPERVISOR_NAME = "aurigraph-supervisor"
 # Actors ask for a sliver of CPU so a placement group can place them; real parallelism comes from
 # each actor being its own process.
@@ -47,15 +51,19 @@ def validator_name(index: int) -> str:
 @ray.remote(num_cpus=0, max_restarts=0)
 class Supervisor:
     def __init__(self, settings_json: str) -> None:
+        telemetry.configure("supervisor")
         self.settings = NodeSettings.model_validate_json(settings_json)
         self.genesis_json = DataDir(self.settings.data_dir).genesis.read_text()
         self.replicas: dict[int, object] = {}
         self.shards: list = []
         self.validators: list = []
         self.ingress = None
+        self.indexer = None  # with a PostgreSQL DSN
         self.health: dict[str, object] = {}
         self.last_ok_ms: dict[str, int] = {}  # actor -> wall time of its last good health probe
         self._monitor: asyncio.Task | None = None
+        self._actor_up = Gauge("aurigraph_actor_up", "1 if the actor answered its last health probe",
+                               tag_keys=("actor",))
 
     async def start(self) -> dict:
         s = self.settings
@@ -77,6 +85,10 @@ class Supervisor:
         self.ingress = Ingress.options(name=INGRESS_NAME, namespace=NAMESPACE).remote(
             validator_names, {i: replica_name(i) for i in ids}, NAMESPACE)
         await self._connect_all()
+        if s.postgres_dsn:
+            self.indexer = Indexer.options(name=INDEXER_NAME, namespace=NAMESPACE).remote(
+                s.postgres_dsn, s.postgres_schema, self.genesis_json, [self.replicas[i] for i in ids], self.shards)
+            await self.indexer.start.remote()
         self._monitor = asyncio.get_running_loop().create_task(self._watch())
         return await self.topology()
 
@@ -106,15 +118,22 @@ class Supervisor:
         probes = [probe(f"replica-{i}", r.health.remote()) for i, r in self.replicas.items()]
         probes += [probe(f"shard-{i}", s.ping.remote()) for i, s in enumerate(self.shards)]
         probes += [probe(f"validator-{i}", v.ping.remote()) for i, v in enumerate(self.validators)]
+        if self.indexer is not None:
+            probes.append(probe("indexer", self.indexer.status.remote()))
         self.health = dict(await asyncio.gather(*probes))
         now_ms = time.time_ns() // 1_000_000
         for name, answer in self.health.items():
-            if not (isinstance(answer, dict) and "error" in answer):
+            up = not (isinstance(answer, dict) and "error" in answer)
+            if up:
                 self.last_ok_ms[name] = now_ms
+            self._actor_up.set(1 if up else 0, {"actor": name})
         await self._connect_all()  # idempotent; re-wires replicas that Ray restarted
+        if self.indexer is not None:
+            self.indexer.start.remote()  # idempotent; restarts following in an indexer Ray restarted
 
     async def topology(self) -> dict:
         return {"replicas": sorted(self.replicas), "shards": len(self.shards), "validators": len(self.validators),
+                "indexer": self.indexer is not None,
                 "health": self.health, "last_ok_ms": self.last_ok_ms,
                 "ray_node": ray.get_runtime_context().get_node_id()}
 

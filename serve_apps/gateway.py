@@ -13,6 +13,7 @@ from pathlib import Path
 from ray import serve
 from ray.serve.config import HTTPOptions, gRPCOptions
 
+from aurigraph import telemetry
 from serve_apps.grpc_ingress import SERVICER_FUNCTIONS, GrpcMethods
 from serve_apps.node_api import NodeApi
 from serve_apps.rest.app import create_app
@@ -31,6 +32,7 @@ GRPC_MAX_MESSAGE_BYTES = 128 * 1024 * 1024
 @serve.ingress()
 class Gateway(GrpcMethods):
     def __init__(self, settings_json: str) -> None:
+        telemetry.configure("gateway")
         settings = GatewaySettings.model_validate_json(settings_json)
         self.service = GatewayService(settings, NodeApi(settings.node_namespace, settings.kem_public_key_file))
 

@@ -23,6 +23,7 @@ from aurigraph.v1 import (
     services_pb2_grpc,
     transaction_pb2,
 )
+from aurigraph import telemetry
 from aurigraph.apikeys import Role
 from serve_apps.auth import presented_key
 from serve_apps.errors import ApiFailure
@@ -105,6 +106,11 @@ def rpc(needs: Role | None, empty):
     def wrap(method):
         @functools.wraps(method)
         async def handler(self, request, grpc_context):
+            rid = telemetry.new_request_id(_metadata(grpc_context).get("x-request-id"))
+            with telemetry.span(method.__name__, {"request_id": rid}):
+                return await _handle(self, method, request, grpc_context)
+
+        async def _handle(self, method, request, grpc_context):
             try:
                 if isinstance(request, MalformedRequest):
                     raise ApiFailure("MALFORMED", f"{request.message} does not parse: {request.error}")

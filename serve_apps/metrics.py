@@ -42,15 +42,18 @@ class _NodeCollector:
         lag = GaugeMetricFamily("aurigraph_replica_lag_entries", "Leader's last index minus the replica's match index",
                                 labels=["replica"])
         up = GaugeMetricFamily("aurigraph_actor_up", "1 if the actor answered its last health probe", labels=["actor"])
+        halted = GaugeMetricFamily("aurigraph_replica_halted", "1 once a state mismatch halted the replica",
+                                   labels=["replica"])
         for name, health in s["health"].items():
             ok = isinstance(health, dict) and "error" not in health or health is True
             up.add_metric([name], 1.0 if ok else 0.0)
             if name.startswith("replica-") and isinstance(health, dict) and "error" not in health:
                 pending.add_metric([name], health.get("pending", 0))
                 applied.add_metric([name], health.get("height", 0))
+                halted.add_metric([name], 1.0 if health.get("halted") else 0.0)
         for replica, value in s["lag"].items():
             lag.add_metric([f"replica-{replica}"], value)
-        yield from (pending, applied, lag, up)
+        yield from (pending, applied, lag, up, halted)
         yield from _index_metrics(s["health"].get("indexer"))
 
 

@@ -16,6 +16,7 @@ import time
 
 import ray
 
+from aurigraph import telemetry
 from actors.supervisor import INGRESS_NAME, SUPERVISOR_NAME, replica_name, shard_name, validator_name
 from aurigraph.codec import encode_block
 from aurigraph.codec.blocks import encode_block_record
@@ -62,7 +63,8 @@ class NodeApi:
         """Raw `SignedTransaction` bytes in, one result each (same order)."""
         batch = transaction_pb2.TransactionBatch(transactions=wire).SerializeToString()
         # The ingress re-routes around leader changes and caps the wait itself; allow for both.
-        reply = await _call(self._ingress.submit.remote(batch, wait, timeout_ms), timeout_ms / 1000 + 30)
+        reply = await _call(self._ingress.submit.remote(batch, wait, timeout_ms, telemetry.current()),
+                            timeout_ms / 1000 + 30)
         return transaction_pb2.BatchSubmitResponse.FromString(reply)
 
     # --- reads ----------------------------------------------------------------------------------

@@ -14,12 +14,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from aurigraph import telemetry
 from serve_apps.errors import ApiFailure
 from serve_apps.rest import routes, stream
 from serve_apps.rest.media import render
 from serve_apps.service import GatewayService, RejectedFailure
 
 log = logging.getLogger("aurigraph.gateway")
+REQUEST_ID_HEADER = "X-Request-Id"  # the client's, else one Serve's proxy made; echoed on every answer
 HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
 
 
@@ -39,9 +41,14 @@ def create_app(service: GatewayService) -> FastAPI:
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next):
-        response = await call_next(request)
+        offered = request.headers.get(REQUEST_ID_HEADER)
+        rid = telemetry.new_request_id(offered)
+        with telemetry.span(f"{request.method} {request.url.path}", {"request_id": rid}):
+            response = await call_next(request)
         route = request.scope.get("route")
         service.metrics.requests.labels("rest", getattr(route, "path", "unmatched"), response.status_code).inc()
+        if offered is None:  # behind Serve's proxy there always is one, and the proxy echoes it
+            response.headers[REQUEST_ID_HEADER] = rid
         return response
 
     @app.exception_handler(ApiFailure)

@@ -5,6 +5,9 @@ from the index with it, and still complete after the indexer's PostgreSQL sessio
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import subprocess
 import time
 import uuid
 
@@ -13,11 +16,11 @@ import httpx
 import pytest
 
 from aurigraph.client import Client
-from aurigraph.codec.audit import verify_audit
+from aurigraph.codec.audit import AuditFailure, verify_audit
 from aurigraph.crypto import address_to_text, generate_keypair
 from aurigraph.ledger import Transfer
 from aurigraph.v1 import transaction_pb2
-from tests.e2e.conftest import start_stack
+from tests.e2e.conftest import EXE, start_stack
 from tests.integration.indexer.conftest import DSN
 
 COMMITTED = transaction_pb2.TRANSACTION_STATUS_COMMITTED
@@ -45,6 +48,14 @@ def test_block_range_and_audit_export_verify_against_the_genesis(stack):
         summary = verify_audit(export.text.splitlines(keepends=True), stack.data.load_genesis())
         assert (summary.first_height, summary.last_height, summary.first_parent_checked) == (1, head, True)
         assert summary.transactions >= 5
+        lines = export.text.splitlines(keepends=True)
+        record = json.loads(lines[1])  # the first transaction: change one byte of its signed body
+        body = bytearray(base64.b64decode(record["transaction"]["transaction"]["body"]))
+        body[-1] ^= 1
+        record["transaction"]["transaction"]["body"] = base64.b64encode(bytes(body)).decode()
+        lines[1] = json.dumps(record) + "\n"
+        with pytest.raises(AuditFailure, match="line 2"):
+            verify_audit(lines, stack.data.load_genesis())
         for params, status in [({"from": 0}, 400), ({"from": 3, "to": 2}, 400), ({"to": head + 1000}, 404),
                                ({"from": "x"}, 400)]:
             answer = http.get("/v11/audit/export", params=params)
@@ -134,3 +145,20 @@ def test_indexer_resumes_after_its_postgresql_sessions_are_killed(indexed_stack)
         finally:
             await conn.close()
     assert asyncio.run(counts()) == 9, "every committed transaction indexed exactly once"
+
+
+def test_audit_cli_exports_and_verifies(stack, tmp_path):
+    _send(stack, 2)
+    path = tmp_path / "audit.ndjson"
+    export = subprocess.run([EXE, "audit", "export", "--url", stack.url, "-o", str(path)], capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert export.returncode == 0 and "exported" in export.stderr, export.stderr
+    verify = subprocess.run([EXE, "audit", "verify", str(path), "--genesis", str(stack.data.genesis)],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert verify.returncode == 0 and verify.stdout.startswith("OK: blocks 1..") and "linked to the genesis" in \
+        verify.stdout, verify.stdout + verify.stderr
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:1] + lines[2:]))  # a transaction left out
+    verify = subprocess.run([EXE, "audit", "verify", str(path), "--genesis", str(stack.data.genesis)],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert verify.returncode == 1 and verify.stderr.startswith("FAILED: line "), verify.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 from dataclasses import dataclass
 
 import httpx
@@ -269,3 +270,21 @@ def test_openapi_docs_are_served(http):
 def test_errors_in_protobuf_when_asked(http):
     r = http.get("/v11/blocks/99999999", headers={"accept": PROTOBUF})
     assert r.status_code == 404 and common_pb2.ApiError.FromString(r.content).code == "NOT_FOUND"
+
+
+def test_a_request_id_is_echoed_and_follows_the_request_into_the_actors_logs(stack, http, sender):
+    rid = f"e2e-{uuid.uuid4().hex}"
+    m = transaction_pb2.SignedTransaction.FromString(encode_signed(sender.transfer()))
+    m.signature = bytes([m.signature[0] ^ 1]) + m.signature[1:]
+    r = http.post("/v11/transactions", content=m.SerializeToString(deterministic=True),
+                  headers={"content-type": PROTOBUF, "x-request-id": rid})
+    assert r.status_code == 422 and r.headers["x-request-id"] == rid
+    assert http.get("/v11/health").headers["x-request-id"]  # made up when the client sends none
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # Ray forwards the actors' log lines to `aurigraph up`'s output
+        lines = [line for line in list(stack.output) if rid in line]
+        if lines:
+            break
+        time.sleep(0.2)
+    entry = json.loads(lines[0][lines[0].index("{"):])
+    assert entry["request_id"] == rid and entry["component"] == "ingress" and "1 rejected" in entry["msg"]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import subprocess
 import sys
-import time
 
 import asyncpg
 
@@ -55,11 +55,17 @@ def test_killed_indexer_resumes_without_duplicates_or_gaps(tmp_path, chain, pg_s
                "--postgres-dsn", DSN, "--postgres-schema", pg_schema, "--batch-blocks", "1"]
     rng = random.Random(7)
     heights = []
-    for _ in range(8):
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        time.sleep(rng.uniform(1.5, 3.5))
+    for target in sorted(rng.sample(range(5, BLOCKS - 5), 8)):
+        # Run until its progress passes `target`, then SIGKILL it at once: it is busy with the
+        # next batch by then (decoding, replaying, COPYing or committing — wherever the kill lands).
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for line in process.stdout:
+            found = re.search(r"indexed to height (\d+)/", line)
+            if found and int(found.group(1)) >= target:
+                break
         process.kill()
         process.wait()
+        process.stdout.close()
         seen = asyncio.run(_snapshot(pg_schema))
         heights.append(seen["height"])
         if seen["height"] < 0:

@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 
+import httpx
 import ray
 
 from aurigraph.ledger import Rejection, block_hash
@@ -132,3 +133,18 @@ def test_an_unresponsive_shard_never_stalls_consensus(running_node):
     ray.kill(replica(old_leader), no_restart=False)  # the next leader must ask the shards where to resume
     client.submit_until_final([client.make(s, client.senders[0].address) for s in client.senders for _ in range(10)],
                               deadline_s=60)
+
+
+def test_actors_export_their_metrics_to_rays_metrics_endpoint(running_node):
+    """Ray's own Prometheus endpoint (what a cluster's Prometheus scrapes) carries the actors'
+    metrics, next to the gateway's /v11/metrics (tested end to end)."""
+    port = ray._private.worker.global_worker.node.metrics_export_port
+    found: dict = {}
+
+    def exported() -> bool:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        found.update({name: name in text for name in ("aurigraph_replica_height", "aurigraph_replica_leader",
+                                                      "aurigraph_replica_pending_transactions", "aurigraph_actor_up",
+                                                      "aurigraph_validator_transactions")})
+        return all(found.values())
+    wait_until(exported, 60, f"actor metrics on Ray's endpoint (:{port}): {found}")
