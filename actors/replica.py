@@ -5,6 +5,11 @@ It only shuttles: peer messages in (`receive`, protobuf `ConsensusMessageBatch` 
 `tick_ms`), and committed blocks out to the storage shards (the leader pushes them, idempotently,
 and on becoming leader catches the shards up). All consensus, persistence and ledger logic is in
 the driver. A replica whose state diverges halts: it stops processing and reports unhealthy.
+
+Resync (`Supervisor.resync_replica`): `begin_resync` stops the replica and leaves a marker in its
+folder; Ray restarts it, and a replica that finds the marker wipes its log and ledger and waits,
+taking no part in consensus, until `finish_resync` (after the leader has removed it and re-added it
+as a learner); it then catches up from the leader's snapshot and log tail like any new replica.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import random
 import secrets
+import shutil
 import time
 from pathlib import Path
 
@@ -22,8 +29,8 @@ from ray.util.metrics import Gauge
 
 from aurigraph import telemetry
 from aurigraph.codec import decode_signed
-from aurigraph.codec.consensus import decode_message_batch, encode_message_batch, status_to_proto
 from aurigraph.codec.blocks import with_confidence
+from aurigraph.codec.consensus import decode_message_batch, encode_message_batch, status_to_proto
 from aurigraph.codec.node import (
     account_record,
     committed_record,
@@ -31,8 +38,9 @@ from aurigraph.codec.node import (
     outcome_record,
     outcomes_to_response,
 )
-from aurigraph.consensus import ConfState, NotLeader
+from aurigraph.consensus import ConfChange, ConfChangeType, ConfState, MessageType, NotLeader
 from aurigraph.ledger import StateDivergence
+from aurigraph.node.backup import checkpoint_replica
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir
 from aurigraph.node.replica import DriverSettings, ReplicaDriver, TxOutcome, TxStatus, messages_by_peer
@@ -44,10 +52,23 @@ log = logging.getLogger("aurigraph.replica")
 ARCHIVE_PUSH_PER_ROUND = 64
 ARCHIVE_PERIOD_S = 0.05
 REMOTE_TIMEOUT_S = 2.0  # a peer or shard that Ray is restarting must not stall this replica
+SNAPSHOT_SEND_TIMEOUT_S = 60.0
+RESYNC_MARKER = "resync"  # in the replica's folder: wipe the log and ledger, wait for readmission
 
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def _write_durably(path: Path) -> None:
+    """Create an empty file that survives a crash right after this returns."""
+    with open(path, "wb") as f:
+        os.fsync(f.fileno())
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)
@@ -60,8 +81,14 @@ class ConsensusReplica:
         conf = ConfState(voters=tuple(v.id for v in genesis.validators),
                          stakes={v.id: v.stake for v in genesis.validators})
         folder = Path(data.replica(node_id))
-        raft_log = RocksRaftStorage.bootstrap(open_db(folder / "log"), conf)
-        ledger = LedgerStore(open_db(folder / "ledger"), genesis)
+        self._folder = folder
+        self._resyncing = (folder / RESYNC_MARKER).exists()
+        if self._resyncing:  # again after a crash mid-resync: nothing here is worth keeping
+            for part in ("log", "ledger"):
+                shutil.rmtree(folder / part, ignore_errors=True)
+        self._log_db, self._ledger_db = open_db(folder / "log"), open_db(folder / "ledger")
+        raft_log = RocksRaftStorage.bootstrap(self._log_db, conf)
+        ledger = LedgerStore(self._ledger_db, genesis)
         self.driver = ReplicaDriver(
             node_id, data.load_node_key(node_id), genesis, raft_log, ledger,
             self.settings.consensus_config(node_id), random.Random(secrets.randbits(64)), _now_ms,
@@ -82,13 +109,15 @@ class ConsensusReplica:
         """Wire the peer replicas (id -> handle) and the shards; starts the loop (idempotent)."""
         self._peers = {i: h for i, h in peers.items() if i != self.node_id}
         self._shards = shards
-        if not self._loops:
+        if not self._loops and not self._resyncing:
             loop = asyncio.get_running_loop()
             self._loops = [loop.create_task(self._run_forever()), loop.create_task(self._archive_forever())]
 
     # --- inputs -----------------------------------------------------------------------------------
 
     async def receive(self, batch: bytes) -> None:
+        if self._resyncing:
+            return  # not a member yet: nothing to answer, nothing to keep
         self._inbox.extend(decode_message_batch(batch))
         self._wake.set()
 
@@ -167,8 +196,13 @@ class ConsensusReplica:
         out = self.driver.run()
         for peer, messages in messages_by_peer(out.messages).items():
             handle = self._peers.get(peer)
+            snapshot = any(m.type is MessageType.SNAPSHOT for m in messages)
             if handle is not None:
-                handle.receive.remote(encode_message_batch(messages))
+                ref = handle.receive.remote(encode_message_batch(messages))
+                if snapshot:
+                    asyncio.get_running_loop().create_task(self._report_snapshot(peer, ref))
+            elif snapshot:
+                self.driver.report_snapshot(peer, False)
         for o in out.outcomes:
             if o.status is not TxStatus.PENDING:
                 for f in self._waiters.pop(o.tx_id, ()):
@@ -176,6 +210,18 @@ class ConsensusReplica:
                         f.set_result(o)
         if out.leader_changed:
             self._next_archive = None
+
+    async def _report_snapshot(self, peer: int, ref) -> None:
+        """Tell the driver whether a snapshot reached `peer`: the leader sends nothing else to a
+        replica while its snapshot is on the way, so a lost one must be reported to be sent again."""
+        try:
+            await asyncio.wait_for(ref, SNAPSHOT_SEND_TIMEOUT_S)
+            delivered = True
+        except (TimeoutError, ray.exceptions.RayError):
+            delivered = False
+        if not self._halted:
+            self.driver.report_snapshot(peer, delivered)
+            self._wake.set()
 
     async def _archive_forever(self) -> None:
         """Its own task, so a shard that is down or restarting never stalls consensus."""
@@ -199,9 +245,57 @@ class ConsensusReplica:
             self._next_archive = max(min(latest) + 1, 1)
         end = min(head, self._next_archive + ARCHIVE_PUSH_PER_ROUND - 1)
         for height in range(self._next_archive, end + 1):
-            shard = self._shards[height % len(self._shards)]
-            shard.archive.remote(self.driver.ledger.blocks.record_bytes(height))
+            record = self.driver.ledger.blocks.record_bytes(height)
+            if record is None:  # below the snapshot this replica caught up from: it never held it
+                log.warning("replica %d cannot archive block %d: it joined by a later snapshot", self.node_id, height)
+                continue
+            self._shards[height % len(self._shards)].archive.remote(record)
         self._next_archive = end + 1
+
+    async def checkpoint(self, dest: str) -> dict:
+        """RocksDB checkpoints of the ledger and the log into the backup folder `dest` (see
+        `aurigraph.node.backup`); returns path in the backup -> description. Nothing is awaited in
+        between, so both are taken between two steps of the loop: what a crash then would leave."""
+        if self._halted or self._resyncing:
+            raise RuntimeError(f"replica {self.node_id} is {'being resynced' if self._resyncing else 'halted'}: "
+                               f"back up once it is healthy")
+        return checkpoint_replica(self.node_id, self._ledger_db, self._log_db, Path(dest))
+
+    # --- membership and resync -------------------------------------------------------------------
+
+    async def change_membership(self, change_type: int, node_id: int, stake: int = 0) -> int:
+        """Leader only: propose a `ConfChangeType` change of `node_id`; returns its log index.
+        Raises `NotLeaderError`, or `ConfChangeRejected` (one change at a time, promotion only once
+        caught up)."""
+        try:
+            index = self.driver.propose_membership(ConfChange(ConfChangeType(change_type), node_id, stake))
+        except NotLeader as e:
+            raise NotLeaderError(e.node_id, e.leader_id) from None
+        self._wake.set()
+        return index
+
+    async def membership(self) -> dict:
+        """This replica's view of the group; `match` (each member's durable log index) only on the leader."""
+        status = self.driver.node.status()
+        conf = self.driver.node.conf_state
+        return {"node_id": self.node_id, "leader": self.driver.is_leader, "resyncing": self._resyncing,
+                "voters": sorted(conf.voters), "learners": sorted(conf.learners),
+                "commit_index": status.commit_index, "applied_index": status.applied_index,
+                "match": {p.node_id: p.match_index for p in status.replicas},
+                "log_first_index": self.driver.raft_log.first_index(), "height": self.driver.ledger.head.height}
+
+    async def begin_resync(self) -> None:
+        """Stop taking part in consensus and mark the folder for wiping; the caller then has Ray
+        restart this actor (`ray.kill(handle, no_restart=False)`), which wipes and waits."""
+        self._halted = self._halted or "being resynced"
+        _write_durably(self._folder / RESYNC_MARKER)
+
+    async def finish_resync(self) -> None:
+        """Readmitted (a learner of the group): start catching up."""
+        if self._resyncing:
+            (self._folder / RESYNC_MARKER).unlink(missing_ok=True)
+            self._resyncing = False
+            await self.connect(self._peers, self._shards)
 
     # --- queries --------------------------------------------------------------------------------
 
@@ -214,7 +308,8 @@ class ConsensusReplica:
 
     async def health(self) -> dict:
         self._export_metrics()
-        return {"node_id": self.node_id, "halted": self._halted, "leader": self.driver.is_leader,
+        return {"node_id": self.node_id, "halted": self._halted, "resyncing": self._resyncing,
+                "leader": self.driver.is_leader,
                 "height": self.driver.ledger.head.height, "pending": self.driver.pending_count,
                 "ray_node": ray.get_runtime_context().get_node_id()}
 

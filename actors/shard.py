@@ -12,6 +12,7 @@ import ray
 
 from aurigraph import telemetry
 from aurigraph.codec.node import committed_record
+from aurigraph.node.backup import checkpoint_shard
 from aurigraph.storage.archive import BlockArchive
 from aurigraph.storage.rocks import open_db
 
@@ -21,7 +22,8 @@ class StorageShard:
     def __init__(self, index: int, count: int, path: str) -> None:
         telemetry.configure(f"shard-{index}")
         self.index, self.count = index, count
-        self._archive = BlockArchive(open_db(Path(path)), owns=lambda height: height % count == index)
+        self._db = open_db(Path(path))
+        self._archive = BlockArchive(self._db, owns=lambda height: height % count == index)
 
     def archive(self, record: bytes) -> int:
         """Store a `BlockRecord` (bytes as the replica stored them) of a height this shard owns."""
@@ -40,6 +42,11 @@ class StorageShard:
         """A `TransactionRecord` (COMMITTED, with receipt) if this shard archived it."""
         found = self._archive.transaction(tx_id)
         return None if found is None else committed_record(found)
+
+    def checkpoint(self, dest: str) -> dict:
+        """A RocksDB checkpoint of the archive into the backup folder `dest` (see
+        `aurigraph.node.backup`); returns path in the backup -> description."""
+        return checkpoint_shard(self.index, self._db, Path(dest))
 
     def ping(self) -> bool:
         return True

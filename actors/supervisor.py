@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 
 import ray
 from ray.util.metrics import Gauge
@@ -22,8 +23,12 @@ from actors.replica import ConsensusReplica
 from actors.shard import StorageShard
 from actors.validator import TransactionValidator
 from aurigraph import telemetry
+from aurigraph.codec.genesis import genesis_from_json
+from aurigraph.consensus import ConfChangeType
+from aurigraph.node.backup import finish, prepare, summary
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir
+from aurigraph.storage.backup import BackupError, discard
 
 log = logging.getLogger("aurigraph.supervisor")
 HEALTH_PERIOD_S = 1.0
@@ -34,6 +39,9 @@ SUPERVISOR_NAME = "aurigraph-supervisor"
 # Actors ask for a sliver of CPU so a placement group can place them; real parallelism comes from
 # each actor being its own process.
 BUNDLE_CPU = 0.01
+CHECKPOINT_TIMEOUT_S = 300.0  # one actor's RocksDB checkpoints (a memtable flush, then hard links)
+RESYNC_TIMEOUT_S = 600.0
+RESYNC_POLL_S = 0.2
 
 
 def replica_name(node_id: int) -> str:
@@ -62,6 +70,7 @@ class Supervisor:
         self.health: dict[str, object] = {}
         self.last_ok_ms: dict[str, int] = {}  # actor -> wall time of its last good health probe
         self._monitor: asyncio.Task | None = None
+        self._resyncing: int | None = None  # the replica being resynced: one at a time
         self._actor_up = Gauge("aurigraph_actor_up", "1 if the actor answered its last health probe",
                                tag_keys=("actor",))
 
@@ -149,3 +158,144 @@ class Supervisor:
                 return leader
             await asyncio.sleep(0.1)
         raise TimeoutError(f"no leader elected within {timeout_s:.0f} s")
+
+    async def backup(self, dest: str) -> dict:
+        """Back up the running node into `dest`: a new (or empty) folder, by an absolute path every
+        Ray node can reach (like the data dir). Every shard, then every replica, checkpoints its own
+        databases there, then genesis, keys and the manifest are written (order and consistency:
+        `aurigraph.node.backup`). Returns `aurigraph.node.backup.summary`. On failure what was
+        written is removed and `BackupError` says which actors failed."""
+        root = Path(dest)
+        if not root.is_absolute():
+            raise BackupError(f"the backup folder must be an absolute path, not {dest!r}")
+        created = await asyncio.to_thread(prepare, DataDir(self.settings.data_dir), root)
+        try:
+            databases = await self._checkpoint({f"shard-{i}": s for i, s in enumerate(self.shards)}, dest)
+            databases.update(await self._checkpoint({f"replica-{i}": r for i, r in self.replicas.items()}, dest))
+            manifest = await asyncio.to_thread(finish, DataDir(root), DataDir(self.settings.data_dir), databases,
+                                               len(self.replicas), len(self.shards))
+        except BaseException:
+            await asyncio.to_thread(discard, root, created)
+            raise
+        log.info("backup of %d databases written to %s", len(databases), root)
+        return summary(root, manifest)
+
+    async def _checkpoint(self, actors: dict[str, object], dest: str) -> dict:
+        """Each actor's `checkpoint(dest)`, all at once; merged, or `BackupError` naming who failed."""
+        async def one(name: str, actor) -> dict:
+            try:
+                return await asyncio.wait_for(actor.checkpoint.remote(dest), timeout=CHECKPOINT_TIMEOUT_S)
+            except ray.exceptions.RayTaskError as e:
+                raise BackupError(f"{name}: {e.cause}") from None
+            except (ray.exceptions.RayActorError, TimeoutError) as e:
+                raise BackupError(f"{name} is not available ({type(e).__name__}); retry when the node is "
+                                  f"healthy") from None
+        results = await asyncio.gather(*(one(n, a) for n, a in actors.items()), return_exceptions=True)
+        failed = [str(r) for r in results if isinstance(r, BaseException)]
+        if failed:
+            raise BackupError("checkpoint failed: " + "; ".join(failed))
+        return {rel: d for found in results for rel, d in found.items()}
+
+    # --- resync -----------------------------------------------------------------------------------
+
+    async def resync_replica(self, node_id: int, timeout_s: float = RESYNC_TIMEOUT_S) -> dict:
+        """Replace replica `node_id`'s data with a fresh copy from the group: after a lost or
+        corrupted disk, or a state divergence that halted it. Its votes and the entries it had
+        acknowledged go with its data, so it must not rejoin as the voter it was:
+
+        1. it stops and marks its folder, and Ray restarts it: it wipes its log and ledger and waits,
+           taking no part in consensus;
+        2. the leader (one of the others, which must hold a quorum without it) removes it from the
+           group, then re-adds it as a learner;
+        3. it catches up like any new replica: the leader's snapshot, then the log tail;
+        4. once it holds the committed log, the leader promotes it back to voter (genesis stake).
+
+        Every step is safe to repeat, so an interrupted call can simply be made again. One replica
+        at a time (two away could leave no quorum). Returns the replica's id, its height once
+        promoted, and the seconds taken."""
+        if node_id not in self.replicas:
+            raise ValueError(f"no replica {node_id}")
+        if len(self.replicas) < 3:
+            raise ValueError("resync needs at least 3 replicas: the others must commit without this one")
+        if self._resyncing is not None:
+            raise RuntimeError(f"replica {self._resyncing} is being resynced; resync one replica at a time")
+        self._resyncing = node_id
+        try:
+            return await self._resync(node_id, timeout_s)
+        finally:
+            self._resyncing = None
+
+    async def _resync(self, node_id: int, timeout_s: float) -> dict:
+        stake = next(v.stake for v in genesis_from_json(self.genesis_json).validators if v.id == node_id)
+        replica = self.replicas[node_id]
+        started = time.monotonic()
+        deadline = started + timeout_s
+
+        async def health() -> dict:
+            return await asyncio.wait_for(replica.health.remote(), 5)
+
+        async def parked() -> bool:
+            return (await health())["resyncing"]
+
+        if not (await self._poll(health, deadline, f"replica {node_id} to answer"))["resyncing"]:
+            await asyncio.wait_for(replica.begin_resync.remote(), 10)
+            ray.kill(replica, no_restart=False)  # restarted by Ray, it wipes its folder and waits
+            await self._poll(parked, deadline, f"replica {node_id} to restart wiped")
+        log.warning("resync of replica %d: wiped; readmitting it", node_id)
+        await self._change_membership(ConfChangeType.REMOVE_NODE, node_id, 0, deadline,
+                                      lambda v: node_id not in v["voters"] and node_id not in v["learners"])
+        await self._change_membership(ConfChangeType.ADD_LEARNER, node_id, stake, deadline,
+                                      lambda v: node_id in v["learners"])
+        await asyncio.wait_for(replica.finish_resync.remote(), 10)
+        await self._change_membership(ConfChangeType.ADD_VOTER, node_id, stake, deadline,
+                                      lambda v: node_id in v["voters"])
+        _, view = await self._poll(self._leader_view, deadline, "a leader")
+
+        async def caught_up():
+            return (await asyncio.wait_for(replica.membership.remote(), 5))["height"] >= view["height"]
+
+        await self._poll(caught_up, deadline, f"replica {node_id} to apply the committed log")
+        seconds = round(time.monotonic() - started, 3)
+        log.warning("resync of replica %d: a voter again after %.1f s", node_id, seconds)
+        return {"node_id": node_id, "height": view["height"], "seconds": seconds}
+
+    async def _change_membership(self, change: ConfChangeType, node_id: int, stake: int, deadline: float,
+                                 done) -> None:
+        """Propose `change` to the leader until its view satisfies `done`. Refusals are retried: a
+        change still pending, a learner not yet caught up, a leader that just lost the lead."""
+        async def attempt() -> bool:
+            found = await self._leader_view()
+            if found is None:
+                return False
+            leader, view = found
+            if done(view):
+                return True
+            await asyncio.wait_for(leader.change_membership.remote(int(change), node_id, stake), 5)
+            return False
+        await self._poll(attempt, deadline, f"{change.name} of replica {node_id}")
+
+    async def _leader_view(self):
+        """(handle, `membership()`) of the leader, or None. (A wiped replica waiting for
+        readmission never leads: it takes no part in consensus.)"""
+        replicas = list(self.replicas.values())
+        views = await asyncio.gather(*(asyncio.wait_for(r.membership.remote(), 5) for r in replicas),
+                                     return_exceptions=True)
+        for handle, view in zip(replicas, views):
+            if isinstance(view, dict) and view["leader"]:
+                return handle, view
+        return None
+
+    @staticmethod
+    async def _poll(probe, deadline: float, what: str):
+        """`await probe()` every `RESYNC_POLL_S` until it returns something true; errors of
+        unavailable or refusing actors count as not yet. `TimeoutError` at `deadline`."""
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                result = await probe()
+                if result:
+                    return result
+            except (ray.exceptions.RayError, TimeoutError) as e:
+                last = e
+            await asyncio.sleep(RESYNC_POLL_S)
+        raise TimeoutError(f"resync: gave up waiting for {what}" + (f" (last error: {last})" if last else ""))

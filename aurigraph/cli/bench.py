@@ -1,4 +1,5 @@
-"""`aurigraph bench crypto|node|consensus`: run a benchmark, print it, and write its JSON result."""
+"""`aurigraph bench crypto|consensus|node|gateway|index|sync`: run a benchmark, print it, and write its
+JSON result."""
 
 from __future__ import annotations
 
@@ -74,6 +75,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--out-dir", type=Path, default=DEFAULT_RESULTS_DIR)
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=cmd_gateway)
+
+    y = b_sub.add_parser("sync", help="seconds for a wiped replica to catch up (snapshot + log tail) with a chain "
+                         "of N transactions, vs copying the same ledger state in process")
+    y.add_argument("--txs", type=int, default=1_000_000, help="committed transactions in the chain")
+    y.add_argument("--senders", type=int, default=1_000)
+    y.add_argument("--accounts", type=int, default=100_000, help="recipient accounts (the state has about "
+                   "senders + accounts rows)")
+    y.add_argument("--snapshot-every-txs", type=int, help="the replicas' snapshot policy (default: "
+                   "DriverSettings.snapshot_every_txs, what a node runs with)")
+    y.add_argument("--work-dir", type=Path, help="where the temporary RocksDB folders go (default: the system's)")
+    y.add_argument("--out-dir", type=Path, default=DEFAULT_RESULTS_DIR)
+    y.add_argument("--json", action="store_true")
+    y.set_defaults(func=cmd_sync)
 
 
 def cmd_crypto(args: argparse.Namespace) -> int:
@@ -208,5 +222,20 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     result.update(via=args.via, cpus=os.cpu_count())
     path = write_result(f"gateway-{args.via}", result, args.out_dir)
     print(json.dumps(result, indent=2) if args.json else gateway.format_result(result))
+    print(f"result written to {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from aurigraph.bench import sync
+    from aurigraph.node.replica import DriverSettings
+
+    every = DriverSettings().snapshot_every_txs if args.snapshot_every_txs is None else args.snapshot_every_txs
+    if min(args.txs, args.senders, args.accounts, every) < 1:
+        raise CliError("--txs, --senders, --accounts and --snapshot-every-txs must be >= 1")
+    plan = sync.Plan(args.txs, args.senders, args.accounts, every)
+    result = sync.run(plan, lambda msg: print(msg, file=sys.stderr, flush=True), args.work_dir)
+    path = write_result("sync", result, args.out_dir)
+    print(json.dumps(result, indent=2) if args.json else sync.format_result(result))
     print(f"result written to {path}", file=sys.stderr)
     return 0

@@ -19,18 +19,32 @@ has waited `batch_wait_ms`. Senders go in order of first arrival and each sender
 nonce order; a nonce gap may be filled by a later arrival, so such a transaction stays pending for
 `gap_retention_ms` before it is rejected. A proposal the core refuses for now (a leader transfer is
 under way) leaves its transactions pending.
+
+Snapshots and catch-up: after `snapshot_every_entries` applied entries or `snapshot_every_txs`
+applied transactions since the last snapshot (whichever comes first; one entry is a block of up to
+10,000 transactions, so on a busy chain the transaction count decides), the driver records the
+ledger state as a Raft snapshot and compacts the log, keeping behind it at most `keep_log_entries`
+entries holding at most `keep_log_txs` transactions. A replica that needs compacted entries (one
+far behind, or one that starts from nothing) receives that snapshot and then the log tail, so its
+catch-up costs the state's size plus at most about `snapshot_every_txs` replayed transactions.
+Such a replica holds no blocks below its snapshot: the storage shards have them.
+
+A replica whose disk was lost must not rejoin as the voter it was (its votes and the entries it
+acknowledged are gone): it is removed, re-added as a learner, catches up, and is promoted with
+`propose_membership` (the supervisor's `resync_replica` does this; see docs/runtime.md).
 """
 
 from __future__ import annotations
 
 import enum
 import random
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from aurigraph.codec import decode_block, encode_block
 from aurigraph.consensus import (
+    ConfChange,
     Config,
     EntryType,
     Message,
@@ -90,8 +104,13 @@ class DriverSettings:
     max_pending_txs: int = 200_000  # back-pressure: a full pool answers "retry after"
     retry_after_ms: int = 200
     gap_retention_ms: int = 10_000
-    snapshot_every_entries: int = 1024  # snapshot the ledger and compact the log this often
-    keep_log_entries: int = 256  # entries kept behind a snapshot, for followers slightly behind
+    # Snapshot the ledger and compact the log after this many applied entries or transactions since
+    # the last snapshot, whichever comes first: the transactions bound what a joining replica replays.
+    snapshot_every_entries: int = 1024
+    snapshot_every_txs: int = 100_000
+    # Kept behind a snapshot, for followers slightly behind: at most this many entries and transactions.
+    keep_log_entries: int = 256
+    keep_log_txs: int = 50_000
     recent_outcomes: int = 100_000  # REJECTED / DROPPED outcomes remembered for status queries
 
 
@@ -151,6 +170,11 @@ class ReplicaDriver:
         if stored.data:
             ledger.install_snapshot(stored.data)
         self._snapshot_index = stored.metadata.index
+        # (index, transactions) of the applied entries still in the log, oldest first, and the
+        # transactions applied since the snapshot: the snapshot and compaction policy counts them.
+        # Entries applied before a restart and already behind the snapshot are not listed.
+        self._applied_txs: deque[tuple[int, int]] = deque()
+        self._txs_since_snapshot = 0
 
     # --- inputs ---------------------------------------------------------------------------------
 
@@ -190,6 +214,19 @@ class ReplicaDriver:
     def tick(self) -> None:
         self.node.tick()
 
+    def propose_membership(self, change: ConfChange) -> int:
+        """Leader only: propose one membership change; returns its log index (it takes effect when
+        applied). Raises `NotLeader`, or `ConfChangeRejected` (one change at a time; a voter joins
+        as a learner and is promoted only once it holds the committed log)."""
+        if not self.is_leader:
+            raise NotLeader(self.node_id, self.node.leader_id)
+        return self.node.propose_conf_change(change)
+
+    def report_snapshot(self, to: int, delivered: bool) -> None:
+        """The transport tells the leader whether a snapshot message reached `to`, so a lost one is
+        sent again instead of pausing replication to `to` for good."""
+        self.node.report_snapshot(to, delivered)
+
     # --- the work loop --------------------------------------------------------------------------
 
     def run(self) -> Output:
@@ -219,32 +256,41 @@ class ReplicaDriver:
         if rd.snapshot is not None and not rd.snapshot.is_empty:
             self.raft_log.apply_snapshot(rd.snapshot)
             self._snapshot_index = rd.snapshot.metadata.index
+            self._applied_txs.clear()
+            self._txs_since_snapshot = 0
         self.raft_log.persist(rd.entries, rd.hard_state)
 
     def _apply(self, rd: Ready, out: Output) -> None:
-        if rd.snapshot is not None and rd.snapshot.data and self.ledger.install_snapshot(rd.snapshot.data):
-            if self._in_flight is not None:
-                self._drop_in_flight(out)
+        installed = rd.snapshot is not None and rd.snapshot.data and self.ledger.install_snapshot(rd.snapshot.data)
+        if installed and self._in_flight is not None:
+            self._drop_in_flight(out)
         for entry in rd.committed_entries:
+            txs = 0
             if entry.type is EntryType.CONF_CHANGE:
                 self.node.apply_conf_change(decode_conf_change(entry.data))
             elif self._in_flight is not None and entry.index == self._in_flight.index and entry.data == self._in_flight.data:
                 built = self._in_flight.built
                 self._in_flight = None
                 self._commit(entry.index, built.block, entry.data, built.result.receipts, built.result.delta, out)
+                txs = len(built.block.transactions)
             elif entry.data:
-                self._apply_block(entry.index, entry.data, out)
+                txs = self._apply_block(entry.index, entry.data, out)
             if self._in_flight is not None and entry.index >= self._in_flight.index:
                 self._drop_in_flight(out)  # its index was taken by another entry
+            if entry.index > self._snapshot_index:
+                self._applied_txs.append((entry.index, txs))
+                self._txs_since_snapshot += txs
 
-    def _apply_block(self, index: int, data: bytes, out: Output) -> None:
+    def _apply_block(self, index: int, data: bytes, out: Output) -> int:
+        """Verify, replay and commit the block in `data`; returns its number of transactions."""
         block = decode_block(data)
         head = self.ledger.head
         if block.header.height <= head.height:
-            return  # applied before a restart: the ledger is ahead of the log's applied index
+            return len(block.transactions)  # applied before a restart: the ledger is ahead of the log
         verify_block(block, head, self._validators)
         result = replay_block(block, self.ledger, prev_state_digest=head.state_digest, min_fee=self.genesis.params.min_fee)
         self._commit(index, block, data, result.receipts, result.delta, out)
+        return len(block.transactions)
 
     def _commit(self, index: int, block: Block, data: bytes, receipts, delta, out: Output) -> None:
         self.ledger.apply(block, data, receipts, delta)
@@ -270,16 +316,37 @@ class ReplicaDriver:
         self._role = role
 
     def _maybe_compact(self) -> None:
-        """Every `snapshot_every_entries` applied entries: snapshot the ledger, drop the old log."""
+        """After `snapshot_every_entries` entries or `snapshot_every_txs` transactions applied since
+        the last snapshot: snapshot the ledger and drop the log behind it but a short tail."""
         applied = self.node.status().applied_index
-        first = self.raft_log.first_index()
-        if applied - first + 1 < self.settings.snapshot_every_entries or applied <= self._snapshot_index:
+        s = self.settings
+        if applied <= self._snapshot_index or (applied - self._snapshot_index < s.snapshot_every_entries
+                                               and self._txs_since_snapshot < s.snapshot_every_txs):
             return
         self.raft_log.create_snapshot(applied, self.node.conf_state, self.ledger.export_snapshot())
         self._snapshot_index = applied
-        compact_to = applied - self.settings.keep_log_entries
-        if compact_to >= first:
+        self._txs_since_snapshot = 0
+        compact_to = self._compaction_point(applied)
+        if compact_to >= self.raft_log.first_index():
             self.raft_log.compact(compact_to)
+        while self._applied_txs and self._applied_txs[0][0] <= compact_to:
+            self._applied_txs.popleft()
+
+    def _compaction_point(self, snapshot_index: int) -> int:
+        """The last index to drop: keep the newest entries up to the snapshot while they fit in
+        `keep_log_entries` and `keep_log_txs` (entries of unknown size, applied before a restart,
+        are not kept)."""
+        kept_entries = kept_txs = 0
+        point = snapshot_index
+        for index, txs in reversed(self._applied_txs):
+            if index > snapshot_index:
+                continue
+            if kept_entries >= self.settings.keep_log_entries or kept_txs + txs > self.settings.keep_log_txs:
+                break
+            kept_entries += 1
+            kept_txs += txs
+            point = index - 1
+        return point
 
     # --- block building (leader) ----------------------------------------------------------------
 
