@@ -11,7 +11,6 @@ cluster-launcher config, the Grafana dashboard and the runbooks.
 
 from __future__ import annotations
 
-import argparse
 import fnmatch
 import json
 import re
