@@ -40,7 +40,7 @@ from aurigraph.codec.node import (
 )
 from aurigraph.consensus import ConfChange, ConfChangeType, ConfState, MessageType, NotLeader
 from aurigraph.ledger import StateDivergence
-from aurigraph.node.backup import checkpoint_replica
+from aurigraph.node.backup import checkpoint_replica, describe
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir
 from aurigraph.node.replica import DriverSettings, ReplicaDriver, TxOutcome, TxStatus, messages_by_peer
@@ -104,6 +104,7 @@ class ConsensusReplica:
         self._next_archive = None  # next height the leader pushes to the shards
         self._loops: list[asyncio.Task] = []
         self._metrics = None
+        self._reports: set[asyncio.Task] = set()  # snapshot delivery reports in progress
 
     async def connect(self, peers: dict, shards: list) -> None:
         """Wire the peer replicas (id -> handle) and the shards; starts the loop (idempotent)."""
@@ -200,7 +201,9 @@ class ConsensusReplica:
             if handle is not None:
                 ref = handle.receive.remote(encode_message_batch(messages))
                 if snapshot:
-                    asyncio.get_running_loop().create_task(self._report_snapshot(peer, ref))
+                    task = asyncio.get_running_loop().create_task(self._report_snapshot(peer, ref))
+                    self._reports.add(task)  # the loop holds tasks weakly
+                    task.add_done_callback(self._reports.discard)
             elif snapshot:
                 self.driver.report_snapshot(peer, False)
         for o in out.outcomes:
@@ -254,12 +257,14 @@ class ConsensusReplica:
 
     async def checkpoint(self, dest: str) -> dict:
         """RocksDB checkpoints of the ledger and the log into the backup folder `dest` (see
-        `aurigraph.node.backup`); returns path in the backup -> description. Nothing is awaited in
-        between, so both are taken between two steps of the loop: what a crash then would leave."""
+        `aurigraph.node.backup`); returns path in the backup -> description. Nothing is awaited
+        between the two, so both are taken between two steps of the loop: what a crash then would
+        leave. Reading the copies back for the manifest happens in a thread, off the loop."""
         if self._halted or self._resyncing:
             raise RuntimeError(f"replica {self.node_id} is {'being resynced' if self._resyncing else 'halted'}: "
                                f"back up once it is healthy")
-        return checkpoint_replica(self.node_id, self._ledger_db, self._log_db, Path(dest))
+        taken = checkpoint_replica(self.node_id, self._ledger_db, self._log_db, Path(dest))
+        return await asyncio.to_thread(describe, taken)
 
     # --- membership and resync -------------------------------------------------------------------
 

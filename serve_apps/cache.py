@@ -56,18 +56,21 @@ class ReadCache:
             await self._store(key, record.SerializeToString(), height)
         return record
 
-    async def drop_if_rewound(self, head_height: int) -> bool:
-        """Drop the namespace if it holds entries above the node's head; True if it did."""
+    async def drop_if_rewound(self, head_height: int) -> bool | None:
+        """Drop the namespace if it holds entries above the node's head: True if it did, False if
+        there was nothing to drop, None if Redis did not answer (so the check is still to do)."""
         if self.link is None:
             return False
         ok, high = await self.link.run(lambda r: r.get(self.prefix + "high"), "the read cache")
-        if not ok or high is None or int(high) <= head_height:
+        if not ok:
+            return None
+        if high is None or int(high) <= head_height:
             return False
 
         async def drop(r) -> None:
             async for key in r.scan_iter(match=self.prefix + "*", count=1000):
                 await r.unlink(key)
-        return (await self.link.run(drop, "the read cache"))[0]
+        return True if (await self.link.run(drop, "the read cache"))[0] else None
 
     async def _get(self, key: str) -> bytes | None:
         if self.link is None:

@@ -180,7 +180,7 @@ class EventHub:
         for sub in list(self.subscribers):
             sub.offer(items, height)
 
-    async def publish_rejections(self, wire: list[bytes], results) -> None:
+    def publish_rejections(self, wire: list[bytes], results) -> None:
         """Rejections this gateway answered (before ordering) as TRANSACTION_REJECTED events, to
         this replica's subscribers and (with Redis) to the other replicas'."""
         if not self.subscribers and self.fanout is None:
@@ -198,7 +198,7 @@ class EventHub:
         if items:
             self.publish(items)
             if self.fanout is not None:
-                await self.fanout.publish(items)
+                self.fanout.publish_soon(items)
 
     # --- following the node -----------------------------------------------------------------------
 

@@ -31,11 +31,18 @@ class Fanout:
         self.origin = uuid.uuid4().hex
         self._deliver = deliver
         self._task: asyncio.Task | None = None
+        self._sending: set[asyncio.Task] = set()
 
     def start(self) -> None:
         """Start receiving (idempotent; call from the event loop)."""
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._receive_forever())
+
+    def publish_soon(self, items: list[Item]) -> None:
+        """Publish in the background: a request never waits on Redis for this."""
+        task = asyncio.get_running_loop().create_task(self.publish(items))
+        self._sending.add(task)  # the loop holds tasks weakly
+        task.add_done_callback(self._sending.discard)
 
     async def publish(self, items: list[Item]) -> None:
         messages = [events_pb2.FanoutEvent(origin=self.origin, kind=kind, accounts=accounts, event=event

@@ -16,8 +16,8 @@ import time
 
 import ray
 
-from aurigraph import telemetry
 from actors.supervisor import INGRESS_NAME, SUPERVISOR_NAME, replica_name, shard_name, validator_name
+from aurigraph import telemetry
 from aurigraph.codec import encode_block
 from aurigraph.codec.blocks import encode_block_record
 from aurigraph.codec.crypto import MAX_VERIFY_CHECKS, kem_public_key

@@ -14,7 +14,8 @@ import asyncpg
 
 from aurigraph.codec.audit import audit_lines
 from aurigraph.codec.blocks import parse_block_record
-from aurigraph.indexer.queries import MAX_PAGE, account_transactions, indexed_height
+from aurigraph.indexer.pg import UNREACHABLE
+from aurigraph.indexer.queries import MAX_PAGE, account_transactions
 from aurigraph.ledger import Rejection
 from aurigraph.v1 import query_pb2
 from serve_apps.errors import ApiFailure
@@ -35,8 +36,8 @@ def parse_page(text: str | None) -> tuple[int, int] | None:
         height, position = (int(part) for part in text.split(":"))
     except ValueError:
         raise ApiFailure("BAD_REQUEST", "before must be HEIGHT:POSITION, as next_page gives it") from None
-    if height < 0 or position < 0:
-        raise ApiFailure("BAD_REQUEST", "before must not be negative")
+    if not (0 <= height < 2**63 and 0 <= position < 2**31):
+        raise ApiFailure("BAD_REQUEST", "before is out of range (HEIGHT < 2^63, POSITION < 2^31)")
     return height, position
 
 
@@ -57,7 +58,7 @@ class QueryService:
                     self._pool = await asyncpg.create_pool(
                         self.settings.postgres_dsn, min_size=0, max_size=4, timeout=PG_TIMEOUT_S,
                         command_timeout=PG_TIMEOUT_S, server_settings={"search_path": self.settings.postgres_schema})
-                except (OSError, asyncpg.PostgresError, TimeoutError) as e:
+                except UNREACHABLE as e:
                     raise _unavailable(e) from None
             return self._pool
 
@@ -67,13 +68,12 @@ class QueryService:
             raise ApiFailure("BAD_REQUEST", f"limit must be 1 to {MAX_PAGE}")
         pool = await self._index()
         try:
-            height = await indexed_height(pool)
-            rows = await account_transactions(pool, address, limit, before)
-        except asyncpg.UndefinedTableError:
+            height, rows = await account_transactions(pool, address, limit, before)
+        except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
             raise ApiFailure("UNAVAILABLE", "the index is not initialized yet", retry_after_ms=RETRY_AFTER_MS) from None
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as e:
+        except UNREACHABLE as e:
             raise _unavailable(e) from None
-        out = query_pb2.AccountTransactionsResponse(indexed_height=height or 0)
+        out = query_pb2.AccountTransactionsResponse(indexed_height=height)
         for r in rows:
             t = out.transactions.add(tx_id=r.tx_id, height=r.height, position=r.position, sender=r.sender,
                                      nonce=r.nonce, fee=r.fee, timestamp_ms=r.timestamp_ms, status=r.status,
@@ -88,11 +88,14 @@ class QueryService:
             out.next_page = f"{rows[-1].height}:{rows[-1].position}"
         return out
 
-    async def _range(self, from_height: int, to_height: int | None) -> tuple[int, int]:
+    async def range(self, from_height: int, to_height: int | None) -> tuple[int, int]:
+        """The range asked for, checked against the head; `to` defaults to the head (an empty range,
+        to < from, when `from` is above it)."""
         head = await self.api.head_height()
-        to_height = head if to_height is None else to_height
         if from_height < 1:
             raise ApiFailure("BAD_REQUEST", "from must be at least 1 (block 0 is the genesis block: /v11/blocks/0)")
+        if to_height is None:
+            return from_height, head
         if to_height < from_height:
             raise ApiFailure("BAD_REQUEST", f"to ({to_height}) is below from ({from_height})")
         if to_height > head:
@@ -111,7 +114,7 @@ class QueryService:
 
     async def block_range(self, from_height: int, to_height: int | None) -> query_pb2.BlockRangeResponse:
         """Headers and hashes of blocks from..to (default: the head), at most MAX_RANGE_BLOCKS."""
-        from_height, to_height = await self._range(from_height, to_height)
+        from_height, to_height = await self.range(from_height, to_height)
         last = min(to_height, from_height + MAX_RANGE_BLOCKS - 1)
         out = query_pb2.BlockRangeResponse(next_from=last + 1 if last < to_height else 0)
         async for record in self._records(from_height, last):
@@ -119,10 +122,8 @@ class QueryService:
             out.blocks.add(header=m.block.header, hash=m.hash)
         return out
 
-    async def audit_export(self, from_height: int, to_height: int | None) -> AsyncIterator[str]:
-        """Checks the range first (so a bad one is a clean 4xx), then streams NDJSON lines."""
-        from_height, to_height = await self._range(from_height, to_height)
-
+    def audit_lines(self, from_height: int, to_height: int) -> AsyncIterator[str]:
+        """NDJSON lines of a range `range` checked."""
         async def lines() -> AsyncIterator[str]:
             async for record in self._records(from_height, to_height):
                 for line in audit_lines(record):

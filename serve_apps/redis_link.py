@@ -39,6 +39,8 @@ class RedisLink:
         still within the retry pause after a failure."""
         if not self.usable:
             return False, None
+        if not self.up:  # one probe at a time while it is away: the others degrade until it answers
+            self._retry_at = time.monotonic() + RETRY_S
         try:
             result = await call(self.client)
         except Exception as e:  # any Redis failure: degrade, retry after the pause

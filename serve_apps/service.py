@@ -35,7 +35,7 @@ class GatewayService:
         self.api = api
         self.metrics = GatewayMetrics()
         self.keys = ApiKeys.load(settings.api_keys_file)
-        self.redis = RedisLink(settings.redis_url, on_state=self.metrics.redis_state,
+        self.redis = RedisLink(settings.redis_url, on_state=self._redis_state,
                                on_error=self.metrics.redis_errors.inc) if settings.redis_url else None
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst, self.redis)
         self.cache = ReadCache(self.redis, api.genesis_hash, self.metrics)
@@ -92,7 +92,7 @@ class GatewayService:
                 committed += 1
         if wait and committed:
             self.metrics.finality.observe(elapsed_s)
-        await self.hub.publish_rejections(wire, response.results)
+        self.hub.publish_rejections(wire, response.results)
         return response
 
     async def transaction(self, tx_id: bytes) -> transaction_pb2.TransactionRecord:
@@ -107,12 +107,19 @@ class GatewayService:
         return await self.cache.block(height, lambda: self.api.block(height))
 
     async def _check_cache(self) -> None:
-        """Before the first cached read: a cache left above a rewound chain is dropped."""
+        """Before the first cached read, and again after Redis was away: a cache left above a
+        rewound chain is dropped. Until Redis answers the check, it stays to do."""
         if self._cache_checked:
             return
-        if await self.cache.drop_if_rewound(await self.api.head_height()):
+        dropped = await self.cache.drop_if_rewound(await self.api.head_height())
+        if dropped:
             log.warning("the read cache held blocks above the node's head (a restored chain?): dropped it")
-        self._cache_checked = True
+        self._cache_checked = dropped is not None
+
+    def _redis_state(self, up: bool) -> None:
+        self.metrics.redis_state(up)
+        if up:
+            self._cache_checked = False  # whatever happened while it was away, check again
 
     async def submit_batch(self, wire: list[bytes], wait: bool, timeout_ms: int | None = None
                            ) -> transaction_pb2.BatchSubmitResponse:

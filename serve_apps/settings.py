@@ -27,7 +27,7 @@ class GatewaySettings(BaseModel):
     rate_limit_burst: int = Field(2000, ge=1)
     redis_url: str | None = None  # share the rate limiter through Redis
     postgres_dsn: str | None = None  # serve account histories from the PostgreSQL index
-    postgres_schema: str = "aurigraph"
+    postgres_schema: str = Field("aurigraph", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     api_keys_file: Path | None = None  # without it, no route asks for an API key
     stream_queue_events: int = Field(4096, ge=16)  # a subscriber further behind is disconnected
     ssl_certfile: Path | None = None

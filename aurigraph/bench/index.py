@@ -108,7 +108,7 @@ async def _run_copy(dsn: str, genesis: Genesis, records: list[bytes], batch_bloc
                     await conn.copy_records_to_table("accounts", columns=ACCOUNT_COLUMNS, records=[
                         (a, acc.balance, acc.nonce, h) for a, (acc, h) in rows.accounts.items()])
                     await conn.copy_records_to_table("data_entries", columns=DATA_COLUMNS, records=[
-                        (a, k, d, h) for (a, k), (d, h) in rows.data.items()])
+                        (a, k.encode(), d, h) for (a, k), (d, h) in rows.data.items()])
                     await conn.execute("TRUNCATE accounts, data_entries")  # the next batch's are new rows again
                 total += rows.row_count
         return total, time.perf_counter() - started

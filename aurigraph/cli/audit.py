@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -44,6 +45,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     headers = {"x-api-key": key} if key else {}
     out = sys.stdout if str(args.output) == "-" else args.output.open("w")
     lines = blocks = 0
+    last_height = promised = None
     started = time.monotonic()
     try:
         with httpx.stream("GET", f"{url.rstrip('/')}/v11/audit/export", params=params, headers=headers,
@@ -51,11 +53,13 @@ def cmd_export(args: argparse.Namespace) -> int:
             if r.status_code != 200:
                 r.read()
                 raise CliError(f"the gateway answered {r.status_code}: {r.text[:300]}")
+            promised = int(r.headers["x-audit-to"]), int(r.headers["x-audit-from"])
             for line in r.iter_lines():
                 out.write(line + "\n")
                 lines += 1
                 if line.startswith('{"block"'):
                     blocks += 1
+                    last_height = int(json.loads(line)["block"]["header"].get("height", 0))
                     if blocks % 100 == 0:
                         print(f"  {blocks} blocks, {lines} records", file=sys.stderr, flush=True)
     except httpx.HTTPError as e:
@@ -63,7 +67,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     finally:
         if out is not sys.stdout:
             out.close()
-    print(f"exported {blocks} blocks ({lines} records) in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    to_height, from_height = promised
+    if to_height >= from_height and last_height != to_height:
+        raise CliError(f"the export ended at block {last_height}, not at {to_height} as promised: the file is "
+                       f"incomplete; export again")
+    print(f"exported blocks {from_height}..{to_height} ({blocks} blocks, {lines} records) in "
+          f"{time.monotonic() - started:.1f} s", file=sys.stderr)
     return 0
 
 

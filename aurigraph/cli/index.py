@@ -19,7 +19,8 @@ from aurigraph.cli.common import CliError
 from aurigraph.indexer import ChainMismatch, IndexGap, PgIndex
 from aurigraph.indexer.datadir_source import DataDirSource
 from aurigraph.indexer.follow import BATCH_BLOCKS, catch_up
-from aurigraph.indexer.pg import DEFAULT_SCHEMA
+from aurigraph.indexer.pg import DEFAULT_SCHEMA, UNREACHABLE
+from aurigraph.ledger import StateDivergence
 from aurigraph.node.datadir import DataDir
 
 
@@ -46,10 +47,10 @@ async def _index(args: argparse.Namespace, data: DataDir) -> int:
     target = source.head_height()
     try:
         index = await PgIndex.open(args.postgres_dsn, data.load_genesis(), args.postgres_schema)
-    except (TimeoutError, OSError, asyncpg.PostgresError) as e:
+    except UNREACHABLE as e:
+        raise CliError(f"cannot reach PostgreSQL at {args.postgres_dsn}: {e}") from None
+    except (ChainMismatch, ValueError, asyncpg.PostgresError) as e:
         raise CliError(f"cannot use PostgreSQL at {args.postgres_dsn}: {e}") from None
-    except ChainMismatch as e:
-        raise CliError(str(e)) from None
     started, total = time.monotonic(), 0
     first = (await index.head()).height
     print(f"index at height {first}; the data directory is at height {target}", flush=True)
@@ -62,8 +63,10 @@ async def _index(args: argparse.Namespace, data: DataDir) -> int:
 
     try:
         height = await catch_up(index, source, batch_blocks=args.batch_blocks, on_batch=progress)
-    except IndexGap as e:
+    except (IndexGap, StateDivergence) as e:
         raise CliError(f"the index does not match this data directory: {e}") from None
+    except UNREACHABLE as e:
+        raise CliError(f"lost PostgreSQL after {total} rows (run the command again to resume): {e}") from None
     finally:
         await index.close()
     print(f"done: indexed {height - first} blocks ({total} rows) in {time.monotonic() - started:.1f} s; "

@@ -2,7 +2,8 @@
 `schema_migrations`. A migration is never edited after it ships: change the schema with a new one.
 
 Amounts (u64 on the ledger) are NUMERIC(20); heights are BIGINT. A transaction's receipt (status,
-reason, fee paid) is part of its row: there is exactly one receipt per transaction.
+reason, fee paid) is part of its row: there is exactly one receipt per transaction. Data keys are
+BYTEA (their UTF-8 bytes): the ledger accepts any string as a key, NUL included, which TEXT cannot hold.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ CREATE TABLE transactions (
     kind          TEXT NOT NULL CHECK (kind IN ('transfer', 'data')),
     recipient     BYTEA,
     amount        NUMERIC(20),
-    data_key      TEXT,
+    data_key      BYTEA,
     status        SMALLINT NOT NULL,
     reason        TEXT,
     fee_paid      NUMERIC(20) NOT NULL,
@@ -58,7 +59,7 @@ CREATE TABLE accounts (
 );
 CREATE TABLE data_entries (
     address         BYTEA NOT NULL,
-    key             TEXT NOT NULL,
+    key             BYTEA NOT NULL,
     value_digest    BYTEA NOT NULL,
     updated_height  BIGINT NOT NULL,
     PRIMARY KEY (address, key)

@@ -11,6 +11,7 @@ Every table lives in one PostgreSQL schema (`schema`, default `aurigraph`), crea
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import asyncpg
@@ -32,7 +33,19 @@ APPLICATION_NAME = "aurigraph-indexer"  # how its sessions show in pg_stat_activ
 ACCOUNT_COLUMNS = ("address", "balance", "nonce", "updated_height")
 DATA_COLUMNS = ("address", "key", "value_digest", "updated_height")
 
-__all__ = ["ChainMismatch", "IndexGap", "PgIndex", "connect_pool"]
+__all__ = ["UNREACHABLE", "ChainMismatch", "IndexGap", "PgIndex", "connect_pool", "valid_schema"]
+# PostgreSQL away (down, restarting, connection lost or terminated): retry later. Any other error
+# (bad data, a constraint) is a bug or a mismatch, and retrying would only repeat it.
+UNREACHABLE = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+               asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.InsufficientResourcesError,
+               asyncpg.CannotConnectNowError)
+SCHEMA_PATTERN = r"^[a-z_][a-z0-9_]{0,62}$"  # unquoted in search_path, so lower case only
+
+
+def valid_schema(name: str) -> str:
+    if not re.match(SCHEMA_PATTERN, name):
+        raise ValueError(f"schema name {name!r} must be lower-case letters, digits and _ (at most 63)")
+    return name
 
 
 class ChainMismatch(RuntimeError):
@@ -42,8 +55,7 @@ class ChainMismatch(RuntimeError):
 async def connect_pool(dsn: str, schema: str = DEFAULT_SCHEMA, *, min_size: int = 1, max_size: int = 4,
                        timeout_s: float = 10.0) -> asyncpg.Pool:
     """A pool whose connections see `schema` first (created if missing, with the migrations applied)."""
-    if not schema.isidentifier():
-        raise ValueError(f"schema name {schema!r} is not a plain identifier")
+    valid_schema(schema)
     async with asyncpg.create_pool(dsn, min_size=1, max_size=1, timeout=timeout_s) as bootstrap:
         await bootstrap.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, timeout=timeout_s,
@@ -112,7 +124,7 @@ class PgIndex:
             await _upsert(conn, "accounts", ACCOUNT_COLUMNS, ("address",),
                           [(a, acc.balance, acc.nonce, h) for a, (acc, h) in rows.accounts.items()])
             await _upsert(conn, "data_entries", DATA_COLUMNS, ("address", "key"),
-                          [(a, k, d, h) for (a, k), (d, h) in rows.data.items()])
+                          [(a, k.encode(), d, h) for (a, k), (d, h) in rows.data.items()])
             await conn.execute("UPDATE index_cursor SET height = $1, block_hash = $2, state_digest = $3, "
                                "updated_at = now()", rows.head.height, rows.head.hash, rows.head.state_digest)
             return rows.head.height, rows.row_count
@@ -126,9 +138,9 @@ async def _state_for(conn, blocks) -> MemoryState:
     if keys:
         found = await conn.fetch(
             "SELECT d.address, d.key, d.value_digest FROM data_entries d "
-            "JOIN unnest($1::bytea[], $2::text[]) AS k(address, key) USING (address, key)",
-            [a for a, _ in keys], [k for _, k in keys])
-        state.data.update({(r["address"], r["key"]): r["value_digest"] for r in found})
+            "JOIN unnest($1::bytea[], $2::bytea[]) AS k(address, key) USING (address, key)",
+            [a for a, _ in keys], [k.encode() for _, k in keys])
+        state.data.update({(r["address"], r["key"].decode()): r["value_digest"] for r in found})
     return state
 
 

@@ -1,4 +1,4 @@
-"""Read queries on the index (the gateway's side): an account's transactions, the index head."""
+"""Read queries on the index (the gateway's side): an account's transactions."""
 
 from __future__ import annotations
 
@@ -48,18 +48,18 @@ def _int(value) -> int | None:
 
 
 async def account_transactions(pool: asyncpg.Pool, address: bytes, limit: int,
-                               before: tuple[int, int] | None = None) -> list[IndexedTx]:
-    """Transactions sent or received by `address`, newest first, strictly before the
-    (height, position) cursor `before` when given; at most `limit` (1..MAX_PAGE)."""
+                               before: tuple[int, int] | None = None) -> tuple[int, list[IndexedTx]]:
+    """The indexed height, and transactions sent or received by `address` as of it, newest first,
+    strictly before the (height, position) cursor `before` when given; at most `limit` (1..MAX_PAGE)."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be 1 to {MAX_PAGE}")
     height, position = before or _NO_CURSOR
-    rows = await pool.fetch(_ACCOUNT_TXS, address, height, position, limit)
-    return [IndexedTx(r["tx_id"], r["height"], r["position"], r["sender"], int(r["nonce"]), int(r["fee"]),
-                      r["timestamp_ms"], r["kind"], r["recipient"], _int(r["amount"]), r["data_key"], r["status"],
-                      r["reason"], int(r["fee_paid"])) for r in rows]
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        indexed = await conn.fetchval("SELECT height FROM index_cursor")  # one snapshot with the rows
+        rows = await conn.fetch(_ACCOUNT_TXS, address, height, position, limit)
+    return indexed or 0, [
+        IndexedTx(r["tx_id"], r["height"], r["position"], r["sender"], int(r["nonce"]), int(r["fee"]),
+                  r["timestamp_ms"], r["kind"], r["recipient"], _int(r["amount"]),
+                  None if r["data_key"] is None else r["data_key"].decode(), r["status"], r["reason"],
+                  int(r["fee_paid"])) for r in rows]
 
-
-async def indexed_height(pool: asyncpg.Pool) -> int | None:
-    """The last indexed height, or None before the indexer first ran."""
-    return await pool.fetchval("SELECT height FROM index_cursor")

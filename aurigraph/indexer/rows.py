@@ -85,12 +85,12 @@ def block_rows(blocks: Sequence[tuple[Block, list]], head: IndexHead, state: Mem
             out.transactions.append((
                 r.tx_id, h.height, r.index, body.sender, body.nonce, body.fee, body.timestamp_ms, int(tx.scheme),
                 "transfer" if transfer else "data", kind.recipient if transfer else None,
-                kind.amount if transfer else None, kind.key if isinstance(kind, DataWrite) else None,
+                kind.amount if transfer else None, kind.key.encode() if isinstance(kind, DataWrite) else None,
                 int(r.status), r.reason.label if r.reason else None, r.fee_paid,
             ))
         for address, account in result.delta.accounts.items():
             out.accounts[address] = (account, h.height)
-        for key, value_digest in result.delta.data.items():
-            out.data[key] = (value_digest, h.height)
+        for (address, key), value_digest in result.delta.data.items():
+            out.data[(address, key)] = (value_digest, h.height)
         out.head = IndexHead(h.height, this_hash, h.state_digest)
     return out

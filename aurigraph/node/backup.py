@@ -44,9 +44,11 @@ from aurigraph.storage.backup import (
     Progress,
     checkpoint_db,
     copy_file,
+    describe_db,
     discard,
     open_existing_db,
     prepare_destination,
+    take_checkpoint,
     write_manifest,
 )
 
@@ -61,12 +63,20 @@ def prepare(source: DataDir, dest: Path) -> bool:
     return prepare_destination(dest)
 
 
-def checkpoint_replica(node_id: int, ledger_db, log_db, dest: Path) -> dict[str, dict]:
+def checkpoint_replica(node_id: int, ledger_db, log_db, dest: Path) -> dict[str, tuple[Path, str]]:
     """Checkpoint a replica's open databases into the backup folder `dest`; returns path in the
-    backup -> description. The caller makes sure nothing is written to either in between."""
+    backup -> (folder, kind), for `describe` (which reads the copies, so it may run later and off
+    the replica's loop). The caller makes sure nothing is written to either in between."""
     folder = _HERE.replica(node_id).as_posix()
-    return {f"{folder}/ledger": checkpoint_db(ledger_db, dest / folder / "ledger", LEDGER),
-            f"{folder}/log": checkpoint_db(log_db, dest / folder / "log", RAFT_LOG)}
+    taken = {f"{folder}/ledger": (dest / folder / "ledger", LEDGER), f"{folder}/log": (dest / folder / "log", RAFT_LOG)}
+    take_checkpoint(ledger_db, *taken[f"{folder}/ledger"])
+    take_checkpoint(log_db, *taken[f"{folder}/log"])
+    return taken
+
+
+def describe(taken: dict[str, tuple[Path, str]]) -> dict[str, dict]:
+    """Path in the backup -> the manifest's description of that checkpoint."""
+    return {rel: describe_db(folder, kind) for rel, (folder, kind) in taken.items()}
 
 
 def checkpoint_shard(index: int, db, dest: Path) -> dict[str, dict]:
@@ -125,7 +135,7 @@ def backup_stopped_node(source: DataDir, dest: Path, progress: Progress = lambda
         for node_id in replicas:
             folder = source.replica(node_id)
             with _opened(folder / "ledger") as ledger_db, _opened(folder / "log") as log_db:
-                databases.update(checkpoint_replica(node_id, ledger_db, log_db, dest))
+                databases.update(describe(checkpoint_replica(node_id, ledger_db, log_db, dest)))
             progress(f"checkpointed {_HERE.replica(node_id)}")
         manifest = finish(out, source, databases, len(replicas), shards, progress)
     except BaseException:

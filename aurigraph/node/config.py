@@ -33,7 +33,7 @@ class NodeSettings(BaseModel):
     submit_timeout_ms: int = Field(10_000, ge=1)
     # The PostgreSQL index (`aurigraph.indexer`): off without a DSN.
     postgres_dsn: str | None = None
-    postgres_schema: str = Field("aurigraph", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+    postgres_schema: str = Field("aurigraph", pattern=r"^[a-z_][a-z0-9_]{0,62}$")  # unquoted in search_path
 
     @model_validator(mode="after")
     def _ticks(self) -> NodeSettings:

@@ -93,13 +93,19 @@ def open_existing_db(folder: Path) -> Rdict:
 
 def checkpoint_db(db: Rdict, folder: Path, kind: str) -> dict:
     """Checkpoint the open `db` into `folder` (which must not exist yet) and describe the copy."""
+    take_checkpoint(db, folder, kind)
+    return describe_db(folder, kind)
+
+
+def take_checkpoint(db: Rdict, folder: Path, kind: str) -> None:
+    """Only the checkpoint (a memtable flush and hard links): what must happen while the owner
+    writes nothing. Describing the copy (`describe_db`) can follow at leisure."""
     if kind not in KINDS:
         raise ValueError(f"unknown database kind {kind!r}")
     if folder.exists():
         raise BackupError(f"{folder} already exists")
     folder.parent.mkdir(parents=True, exist_ok=True)
     Checkpoint(db).create_checkpoint(str(folder))
-    return describe_db(folder, kind)
 
 
 def describe_db(folder: Path, kind: str) -> dict:

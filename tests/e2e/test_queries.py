@@ -45,6 +45,7 @@ def test_block_range_and_audit_export_verify_against_the_genesis(stack):
         assert [int(b["header"]["height"]) for b in page["blocks"]] == list(range(1, min(head, 100) + 1))
         export = http.get("/v11/audit/export", params={"from": 1, "to": head})
         assert export.status_code == 200 and export.headers["content-type"].startswith("application/x-ndjson")
+        assert (export.headers["x-audit-from"], export.headers["x-audit-to"]) == ("1", str(head))
         summary = verify_audit(export.text.splitlines(keepends=True), stack.data.load_genesis())
         assert (summary.first_height, summary.last_height, summary.first_parent_checked) == (1, head, True)
         assert summary.transactions >= 5

@@ -102,6 +102,24 @@ def test_a_cache_above_a_rewound_chain_is_dropped(redis_server):
     assert asyncio.run(scenario()).confidence == 0.5, "after the drop, the node is asked again"
 
 
+def test_the_rewind_check_is_not_counted_as_done_while_redis_is_away(redis_server):
+    async def scenario():
+        metrics = GatewayMetrics()
+        link = _link(redis_server.url, metrics)
+        cache = ReadCache(link, GENESIS, metrics)
+        try:
+            await cache.block(9, _block_read(9, 1.0))
+            redis_server.kill()
+            while_away = await cache.drop_if_rewound(4)
+            redis_server.start()
+            await asyncio.sleep(0.4)
+            return while_away, await cache.drop_if_rewound(4)
+        finally:
+            await link.close()
+    while_away, back = asyncio.run(scenario())
+    assert while_away is None and back is False  # a restarted redis-server is empty: nothing to drop
+
+
 def test_redis_killed_and_restarted_degrades_then_recovers(redis_server):
     async def scenario():
         metrics = GatewayMetrics()

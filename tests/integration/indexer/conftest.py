@@ -8,7 +8,6 @@ import uuid
 import asyncpg
 import pytest
 
-
 DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 

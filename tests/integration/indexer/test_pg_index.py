@@ -7,11 +7,20 @@ import dataclasses
 
 import pytest
 
-from aurigraph.codec import encode_block
+from aurigraph.codec import encode_block, sign_transaction
 from aurigraph.codec.blocks import decode_block_record, encode_block_record
 from aurigraph.indexer import ChainMismatch, IndexGap, PgIndex
-from aurigraph.indexer.queries import account_transactions, indexed_height
-from aurigraph.ledger import Account, MemoryState, StateDivergence, build_block
+from aurigraph.indexer.queries import account_transactions
+from aurigraph.ledger import (
+    Account,
+    DataWrite,
+    MemoryState,
+    StateDivergence,
+    TxBody,
+    build_block,
+    genesis_block,
+)
+from tests.conftest import CHAIN_ID, NOW_MS
 from tests.conftest import committed_records as make_records
 from tests.integration.indexer.conftest import DSN
 
@@ -44,10 +53,10 @@ def test_indexes_blocks_transactions_balances_and_data(chain, pg_schema):
             proposer = await db.fetchrow("SELECT balance FROM accounts WHERE address = $1", chain.node.address)
             assert int(proposer["balance"]) == 12 * 5, "fees go to the proposer"
             data = await db.fetch("SELECT address, key, value_digest FROM data_entries")
-            assert {(r["address"], r["key"]): r["value_digest"] for r in data} == state.data
+            assert {(r["address"], r["key"].decode()): r["value_digest"] for r in data} == state.data
             hashes = await db.fetch("SELECT height, hash FROM blocks WHERE height > 0 ORDER BY height")
             assert [r["hash"] for r in hashes] == [decode_block_record(r)[0].hash for r in records]
-            assert await indexed_height(db) == 12
+            assert (await account_transactions(db, chain.accounts[0].address, 1))[0] == 12
         finally:
             await index.close()
     run(scenario())
@@ -71,14 +80,15 @@ def test_account_history_pages_newest_first_without_gaps_or_repeats(chain, pg_sc
             await index.index(records)
             seen, before = [], None
             while True:
-                page = await account_transactions(index.pool, me, 4, before)
+                height, page = await account_transactions(index.pool, me, 4, before)
+                assert height == 10
                 if not page:
                     break
                 assert len(page) <= 4
                 seen += [(t.height, t.position, t.tx_id) for t in page]
                 before = (page[-1].height, page[-1].position)
             assert seen == expected
-            assert await account_transactions(index.pool, b"\x01" * 32, 10) == []
+            assert await account_transactions(index.pool, b"\x01" * 32, 10) == (10, [])
         finally:
             await index.close()
     run(scenario())
@@ -139,3 +149,30 @@ def test_a_database_of_another_chain_is_refused(chain, pg_schema):
         with pytest.raises(ChainMismatch, match="aurigraph-test"):
             await _open(other, pg_schema)
     run(scenario())
+
+
+def test_any_data_key_the_ledger_accepts_is_indexed_nul_included(chain, pg_schema):
+    state = MemoryState({a: Account(b) for a, b in chain.genesis.balances})
+    parent = genesis_block(chain.genesis).header
+    sender = chain.accounts[0]
+    body = TxBody(CHAIN_ID, sender.address, 0, 1, NOW_MS, DataWrite("a\x00b/é", b"v"))
+    built = build_block(parent, state, [sign_transaction(body, sender)], proposer=chain.node,
+                        timestamp_ms=NOW_MS, min_fee=1, max_txs=10)
+    record = encode_block_record(encode_block(built.block), built.result.receipts)
+
+    async def scenario():
+        index = await _open(chain, pg_schema)
+        try:
+            await index.index([record])
+            keys = await index.pool.fetch("SELECT key FROM data_entries")
+            _, txs = await account_transactions(index.pool, sender.address, 10)
+            return [bytes(r["key"]) for r in keys], txs
+        finally:
+            await index.close()
+    keys, txs = run(scenario())
+    assert keys == ["a\x00b/é".encode()] and txs[0].data_key == "a\x00b/é"
+
+
+def test_a_schema_name_postgresql_would_fold_is_refused():
+    with pytest.raises(ValueError, match="lower-case"):
+        run(PgIndex.open(DSN, None, "MixedCase"))
