@@ -92,7 +92,10 @@ class ConsensusReplica:
         self.driver = ReplicaDriver(
             node_id, data.load_node_key(node_id), genesis, raft_log, ledger,
             self.settings.consensus_config(node_id), random.Random(secrets.randbits(64)), _now_ms,
-            DriverSettings(max_pending_txs=self.settings.max_pending_txs),
+            DriverSettings(max_pending_txs=self.settings.max_pending_txs,
+                           snapshot_every_entries=self.settings.snapshot_every_entries,
+                           snapshot_every_txs=self.settings.snapshot_every_txs,
+                           keep_log_entries=self.settings.keep_log_entries),
         )
         self.node_id = node_id
         self._peers: dict[int, object] = {}

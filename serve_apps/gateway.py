@@ -39,6 +39,11 @@ class Gateway(GrpcMethods):
     def __serve_build_asgi_app__(self):
         return create_app(self.service)
 
+    async def __del__(self) -> None:
+        """Serve calls it (once) when it stops this replica: close connections, flush spans."""
+        await self.service.close()
+        telemetry.flush()
+
 
 TLS13_OPENSSL_CONF = """\
 # Written by aurigraph up: the gateway's HTTPS listener accepts TLS 1.3 only.

@@ -106,6 +106,14 @@ class GatewayService:
             height = await self.api.head_height()
         return await self.cache.block(height, lambda: self.api.block(height))
 
+    async def close(self) -> None:
+        """Release PostgreSQL and Redis connections (the replica is stopping)."""
+        await self.queries.close()
+        if self.redis is not None:
+            if self.hub.fanout is not None:
+                await self.hub.fanout.close()
+            await self.redis.close()
+
     async def _check_cache(self) -> None:
         """Before the first cached read, and again after Redis was away: a cache left above a
         rewound chain is dropped. Until Redis answers the check, it stays to do."""

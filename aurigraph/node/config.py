@@ -31,6 +31,11 @@ class NodeSettings(BaseModel):
     batch_wait_ms: int = Field(5, ge=0, le=10_000)
     max_pending_txs: int = Field(200_000, ge=1)
     submit_timeout_ms: int = Field(10_000, ge=1)
+    # Raft snapshots (see `DriverSettings`): after this many applied entries or transactions, and how
+    # many entries stay behind a snapshot for followers slightly behind.
+    snapshot_every_entries: int = Field(1024, ge=1)
+    snapshot_every_txs: int = Field(100_000, ge=1)
+    keep_log_entries: int = Field(256, ge=0)
     # The PostgreSQL index (`aurigraph.indexer`): off without a DSN.
     postgres_dsn: str | None = None
     postgres_schema: str = Field("aurigraph", pattern=r"^[a-z_][a-z0-9_]{0,62}$")  # unquoted in search_path
