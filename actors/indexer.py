@@ -26,6 +26,7 @@ from aurigraph.codec.genesis import genesis_from_json
 from aurigraph.indexer import IndexGap, PgIndex
 from aurigraph.indexer.follow import catch_up
 from aurigraph.indexer.pg import UNREACHABLE
+from aurigraph.storage.archive import shard_for
 
 log = logging.getLogger("aurigraph.indexer")
 POLL_S = 0.2
@@ -56,7 +57,7 @@ class NodeSource:
         head = await self.head_height()
         if self.shards and head is not None and height <= head:
             try:
-                record = await asyncio.wait_for(self.shards[height % len(self.shards)].get_block.remote(height),
+                record = await asyncio.wait_for(self.shards[shard_for(height, len(self.shards))].get_block.remote(height),
                                                 CALL_TIMEOUT_S)
             except (ray.exceptions.RayError, TimeoutError):
                 return []  # a shard Ray is restarting: ask again next round

@@ -44,6 +44,7 @@ from aurigraph.node.backup import checkpoint_replica, describe
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir
 from aurigraph.node.replica import DriverSettings, ReplicaDriver, TxOutcome, TxStatus, messages_by_peer
+from aurigraph.storage.archive import shard_for
 from aurigraph.storage.ledger_store import LedgerStore
 from aurigraph.storage.raft_log import RocksRaftStorage
 from aurigraph.storage.rocks import open_db
@@ -255,7 +256,7 @@ class ConsensusReplica:
             if record is None:  # below the snapshot this replica caught up from: it never held it
                 log.warning("replica %d cannot archive block %d: it joined by a later snapshot", self.node_id, height)
                 continue
-            self._shards[height % len(self._shards)].archive.remote(record)
+            self._shards[shard_for(height, len(self._shards))].archive.remote(record)
         self._next_archive = end + 1
 
     async def checkpoint(self, dest: str) -> dict:

@@ -13,7 +13,7 @@ import ray
 from aurigraph import telemetry
 from aurigraph.codec.node import committed_record
 from aurigraph.node.backup import checkpoint_shard
-from aurigraph.storage.archive import BlockArchive
+from aurigraph.storage.archive import BlockArchive, shard_for
 from aurigraph.storage.rocks import open_db
 
 
@@ -23,7 +23,7 @@ class StorageShard:
         telemetry.configure(f"shard-{index}")
         self.index, self.count = index, count
         self._db = open_db(Path(path))
-        self._archive = BlockArchive(self._db, owns=lambda height: height % count == index)
+        self._archive = BlockArchive(self._db, owns=lambda height: shard_for(height, count) == index)
 
     def archive(self, record: bytes) -> int:
         """Store a `BlockRecord` (bytes as the replica stored them) of a height this shard owns."""

@@ -24,6 +24,7 @@ from aurigraph.codec.crypto import MAX_VERIFY_CHECKS, kem_public_key
 from aurigraph.codec.genesis import genesis_from_json
 from aurigraph.keystore import load_kem_public
 from aurigraph.ledger import block_hash, genesis_block
+from aurigraph.storage.archive import shard_for
 from aurigraph.v1 import block_pb2, consensus_pb2, crypto_pb2, monitoring_pb2, node_pb2, transaction_pb2
 from serve_apps.errors import ApiFailure
 
@@ -115,7 +116,7 @@ class NodeApi:
             return block_pb2.BlockRecord.FromString(self._genesis_record)
         data = await self._ask_replicas("get_block", height)
         if data is None and self._shards:
-            data = await _call(self._shards[height % len(self._shards)].get_block.remote(height))
+            data = await _call(self._shards[shard_for(height, len(self._shards))].get_block.remote(height))
         if data is None:
             raise ApiFailure("NOT_FOUND", f"no block at height {height}")
         return block_pb2.BlockRecord.FromString(data)
@@ -124,7 +125,7 @@ class NodeApi:
         """Consecutive `BlockRecord` bytes from `height` (fewer at the head; shards fill gaps)."""
         records = await self._ask_replicas("get_blocks", height, limit)
         if not records and self._shards and height <= await self.head_height():
-            one = await _call(self._shards[height % len(self._shards)].get_block.remote(height))
+            one = await _call(self._shards[shard_for(height, len(self._shards))].get_block.remote(height))
             records = [one] if one is not None else []
         return records
 

@@ -13,13 +13,11 @@ import time
 import uuid
 from collections.abc import Callable
 
-import asyncpg
-
 from aurigraph.codec import encode_block, sign_transaction
 from aurigraph.codec.blocks import encode_block_record
 from aurigraph.crypto import Scheme, generate_keypair
 from aurigraph.indexer import PgIndex
-from aurigraph.indexer.pg import ACCOUNT_COLUMNS, DATA_COLUMNS, connect_pool
+from aurigraph.indexer.pg import ACCOUNT_COLUMNS, DATA_COLUMNS, connect_pool, drop_schema
 from aurigraph.indexer.rows import BLOCK_COLUMNS, TX_COLUMNS, IndexHead, block_rows, decode_records
 from aurigraph.ledger import (
     Account,
@@ -63,14 +61,6 @@ def make_chain(blocks: int, per_block: int, senders: int, progress: Callable[[st
     return genesis, records
 
 
-async def _drop(dsn: str, schema: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
-
-
 async def _run_index(dsn: str, genesis: Genesis, records: list[bytes], batch_blocks: int) -> tuple[int, float]:
     schema = f"bench_index_{uuid.uuid4().hex[:8]}"
     index = await PgIndex.open(dsn, genesis, schema)
@@ -82,7 +72,7 @@ async def _run_index(dsn: str, genesis: Genesis, records: list[bytes], batch_blo
         return rows, time.perf_counter() - started
     finally:
         await index.close()
-        await _drop(dsn, schema)
+        await drop_schema(dsn, schema)
 
 
 async def _run_copy(dsn: str, genesis: Genesis, records: list[bytes], batch_blocks: int) -> tuple[int, float]:
@@ -114,7 +104,7 @@ async def _run_copy(dsn: str, genesis: Genesis, records: list[bytes], batch_bloc
         return total, time.perf_counter() - started
     finally:
         await pool.close()
-        await _drop(dsn, schema)
+        await drop_schema(dsn, schema)
 
 
 def run(dsn: str, blocks: int, per_block: int, senders: int, batch_blocks: int, rounds: int,

@@ -33,7 +33,7 @@ APPLICATION_NAME = "aurigraph-indexer"  # how its sessions show in pg_stat_activ
 ACCOUNT_COLUMNS = ("address", "balance", "nonce", "updated_height")
 DATA_COLUMNS = ("address", "key", "value_digest", "updated_height")
 
-__all__ = ["UNREACHABLE", "ChainMismatch", "IndexGap", "PgIndex", "connect_pool", "valid_schema"]
+__all__ = ["UNREACHABLE", "ChainMismatch", "IndexGap", "PgIndex", "connect_pool", "drop_schema", "valid_schema"]
 # PostgreSQL away (down, restarting, connection lost or terminated): retry later. Any other error
 # (bad data, a constraint) is a bug or a mismatch, and retrying would only repeat it.
 UNREACHABLE = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
@@ -63,6 +63,16 @@ async def connect_pool(dsn: str, schema: str = DEFAULT_SCHEMA, *, min_size: int 
     async with pool.acquire() as conn:
         await migrate(conn)
     return pool
+
+
+async def drop_schema(dsn: str, schema: str) -> None:
+    """Remove an index (its whole schema), e.g. to rebuild it after a restore."""
+    valid_schema(schema)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
 
 
 class PgIndex:

@@ -25,6 +25,11 @@ _U64 = struct.Struct(">Q")
 _LOCATION = struct.Struct(">QI")
 
 
+def shard_for(height: int, shards: int) -> int:
+    """The storage shard that archives the block at `height`, of `shards` shards."""
+    return height % shards
+
+
 class ConflictingBlock(RuntimeError):
     """A different block is already archived at this height: two histories, so stop loudly."""
 

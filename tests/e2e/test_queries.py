@@ -18,6 +18,7 @@ import pytest
 from aurigraph.client import Client
 from aurigraph.codec.audit import AuditFailure, verify_audit
 from aurigraph.crypto import address_to_text, generate_keypair
+from aurigraph.indexer.pg import drop_schema
 from aurigraph.ledger import Transfer
 from aurigraph.v1 import transaction_pb2
 from tests.e2e.conftest import EXE, start_stack
@@ -78,14 +79,7 @@ def indexed_stack(tmp_path_factory):
     s.schema = schema
     yield s
     s.stop()
-
-    async def drop():
-        conn = await asyncpg.connect(DSN)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await conn.close()
-    asyncio.run(drop())
+    asyncio.run(drop_schema(DSN, schema))
 
 
 def _history(stack, address: bytes, **params) -> httpx.Response:

@@ -5,6 +5,7 @@ two gateway replicas, and degradation and recovery of both."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -37,6 +38,17 @@ def _link(url, metrics):
     return RedisLink(url, on_state=metrics.redis_state, on_error=metrics.redis_errors.inc)
 
 
+@contextlib.asynccontextmanager
+async def _cache(url):
+    """A gateway replica's read cache on Redis at `url`, with its metrics; the link closed after."""
+    metrics = GatewayMetrics()
+    link = _link(url, metrics)
+    try:
+        yield ReadCache(link, GENESIS, metrics), metrics
+    finally:
+        await link.close()
+
+
 def _value(counter) -> float:
     return counter._value.get()
 
@@ -55,18 +67,13 @@ def test_only_final_answers_are_cached_so_a_commit_is_seen_at_once(redis_server)
         return answers[min(len(reads), len(answers)) - 1]
 
     async def scenario():
-        metrics = GatewayMetrics()
-        link = _link(redis_server.url, metrics)
-        cache = ReadCache(link, GENESIS, metrics)
-        try:
+        async with _cache(redis_server.url) as (cache, metrics):
             seen = [(await cache.transaction(tx_id, node_read)) for _ in range(5)]
             block = await cache.block(5, _block_read(5, 1.0))
             assert (await cache.block(5, _fail)).SerializeToString() == block.SerializeToString()
             assert (await cache.block(6, _block_read(6, 0.5))).confidence == 0.5
             assert (await cache.block(6, _block_read(6, 1.0))).confidence == 1.0, "a partial block is not cached"
             return seen, metrics
-        finally:
-            await link.close()
 
     seen, metrics = asyncio.run(scenario())
     assert [r.status for r in seen] == [PENDING, COMMITTED, COMMITTED, COMMITTED, COMMITTED]
@@ -88,44 +95,31 @@ async def _fail():
 
 def test_a_cache_above_a_rewound_chain_is_dropped(redis_server):
     async def scenario():
-        metrics = GatewayMetrics()
-        link = _link(redis_server.url, metrics)
-        cache = ReadCache(link, GENESIS, metrics)
-        try:
+        async with _cache(redis_server.url) as (cache, _metrics):
             await cache.block(9, _block_read(9, 1.0))
             assert not await cache.drop_if_rewound(9)
             assert (await cache.block(9, _fail)).block.header.height == 9  # cached
             assert await cache.drop_if_rewound(4)  # the node came back at height 4
             return await cache.block(9, _block_read(9, 0.5))
-        finally:
-            await link.close()
     assert asyncio.run(scenario()).confidence == 0.5, "after the drop, the node is asked again"
 
 
 def test_the_rewind_check_is_not_counted_as_done_while_redis_is_away(redis_server):
     async def scenario():
-        metrics = GatewayMetrics()
-        link = _link(redis_server.url, metrics)
-        cache = ReadCache(link, GENESIS, metrics)
-        try:
+        async with _cache(redis_server.url) as (cache, _metrics):
             await cache.block(9, _block_read(9, 1.0))
             redis_server.kill()
             while_away = await cache.drop_if_rewound(4)
             redis_server.start()
             await asyncio.sleep(0.4)
             return while_away, await cache.drop_if_rewound(4)
-        finally:
-            await link.close()
     while_away, back = asyncio.run(scenario())
     assert while_away is None and back is False  # a restarted redis-server is empty: nothing to drop
 
 
 def test_redis_killed_and_restarted_degrades_then_recovers(redis_server):
     async def scenario():
-        metrics = GatewayMetrics()
-        link = _link(redis_server.url, metrics)
-        cache = ReadCache(link, GENESIS, metrics)
-        try:
+        async with _cache(redis_server.url) as (cache, metrics):
             await cache.block(1, _block_read(1, 1.0))
             redis_server.kill()
             during = await cache.block(1, _block_read(1, 1.0))  # answered by the node, no error
@@ -136,8 +130,6 @@ def test_redis_killed_and_restarted_degrades_then_recovers(redis_server):
             after = await cache.block(2, _fail)
             assert metrics.redis_up._value.get() == 1
             return during, after
-        finally:
-            await link.close()
     during, after = asyncio.run(scenario())
     assert during.block.header.height == 1 and after.block.header.height == 2
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import asyncpg
 import pytest
+
+from aurigraph.indexer.pg import drop_schema
 
 DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -16,11 +17,4 @@ def pg_schema():
     """A schema of its own for one test, dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     yield name
-
-    async def drop():
-        conn = await asyncpg.connect(DSN)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        finally:
-            await conn.close()
-    asyncio.run(drop())
+    asyncio.run(drop_schema(DSN, name))
