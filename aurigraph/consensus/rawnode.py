@@ -132,11 +132,16 @@ class RawNode:
         self.raft.report_snapshot(to, ok)
 
     def set_knobs(self, knobs: BatchKnobs) -> None:
-        """Change the adaptive knobs at runtime (validated; raises `ConfigError`). New election
-        timeouts take effect at the next role change; window sizes at once."""
+        """Change the adaptive knobs at runtime (validated; raises `ConfigError`). All take effect
+        at once: a new election timeout draws a new randomized timeout (the ticks already elapsed
+        count), so a raised timeout protects a replica from its next tick on; window sizes apply to
+        the next append."""
         config = self.raft.config.with_knobs(knobs)
+        election_changed = config.election_ticks != self.raft.config.election_ticks
         self.raft.config = config
         self.raft.tracker.set_inflight_capacity(config.max_inflight_appends)
+        if election_changed:
+            self.raft.reset_randomized_election_timeout()
 
     # --- Ready / advance ---------------------------------------------------------------------
     def soft_state(self) -> SoftState:

@@ -69,11 +69,19 @@ def test_knobs_are_settable_at_runtime_and_validated() -> None:
     assert node.status().knobs == knobs  # a refused change leaves the old knobs in force
 
 
-def test_knobs_new_election_ticks_apply_at_the_next_timeout() -> None:
+def test_knobs_new_election_ticks_apply_at_once() -> None:
+    """An optimizer raises the timeout before it allows bigger blocks: a follower must not keep
+    its old, shorter randomized timeout until its next role change."""
     node = make_node()
-    node.set_knobs(BatchKnobs(100, 5, 8, 40, 4))
-    node.raft.reset_randomized_election_timeout()
-    assert 40 <= node.raft.randomized_election_ticks < 80
+    for _ in range(5):
+        node.tick()
+    node.set_knobs(BatchKnobs(100, 5, 8, 400, 4))
+    assert 400 <= node.raft.randomized_election_ticks < 800
+    assert node.raft.election_elapsed_ticks == 5  # time already waited still counts
+    node.set_knobs(BatchKnobs(200, 5, 8, 400, 4))  # same timeout: no new draw
+    drawn = node.raft.randomized_election_ticks
+    node.set_knobs(BatchKnobs(300, 5, 8, 400, 4))
+    assert node.raft.randomized_election_ticks == drawn
 
 
 # --- ReadIndex -----------------------------------------------------------------------------------
