@@ -1,4 +1,4 @@
-"""`aurigraph bench crypto|consensus|node|gateway|index|sync`: run a benchmark, print it, and write its
+"""`aurigraph bench crypto|consensus|node|gateway|index|sync|models`: run a benchmark, print it, and write its
 JSON result."""
 
 from __future__ import annotations
@@ -75,6 +75,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--out-dir", type=Path, default=DEFAULT_RESULTS_DIR)
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=cmd_gateway)
+
+    m = b_sub.add_parser("models", help="the shipped anomaly model vs the rule baseline on labelled synthetic "
+                         "txs, and hot-path inference p50/p99 (NumPy vs the same weights in Keras)")
+    m.add_argument("--seed", type=int, default=7, help="labelled set seed (the shipped model was trained on 0)")
+    m.add_argument("--txs", type=int, default=20_000, help="labelled synthetic transactions")
+    m.add_argument("--out-dir", type=Path, default=DEFAULT_RESULTS_DIR)
+    m.add_argument("--json", action="store_true", help="print the JSON result instead of a table")
+    m.set_defaults(func=cmd_models)
 
     y = b_sub.add_parser("sync", help="seconds for a wiped replica to catch up (snapshot + log tail) with a chain "
                          "of N transactions, vs copying the same ledger state in process")
@@ -222,6 +230,18 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     result.update(via=args.via, cpus=os.cpu_count())
     path = write_result(f"gateway-{args.via}", result, args.out_dir)
     print(json.dumps(result, indent=2) if args.json else gateway.format_result(result))
+    print(f"result written to {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from aurigraph.bench import models
+
+    if args.txs < 2:
+        raise CliError("--txs must be >= 2")
+    result = models.run(args.seed, args.txs, lambda msg: print(msg, file=sys.stderr, flush=True))
+    path = write_result("models", result, args.out_dir)
+    print(json.dumps(result, indent=2) if args.json else models.format_result(result))
     print(f"result written to {path}", file=sys.stderr)
     return 0
 
