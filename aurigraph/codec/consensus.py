@@ -126,6 +126,14 @@ def knobs_from_proto(m: pb.BatchKnobs) -> BatchKnobs:
     return BatchKnobs(m.max_batch_txs, m.batch_wait_ms, m.max_inflight_appends, m.election_ticks, m.heartbeat_ticks)
 
 
+def encode_knobs(k: BatchKnobs) -> bytes:
+    return knobs_to_proto(k).SerializeToString()
+
+
+def decode_knobs(data: bytes) -> BatchKnobs:
+    return knobs_from_proto(pb.BatchKnobs.FromString(data))
+
+
 def replica_progress_to_proto(p: ReplicaProgress) -> pb.ReplicaProgress:
     return pb.ReplicaProgress(node_id=p.node_id, match_index=p.match_index, next_index=p.next_index, lag=p.lag,
                               recent_active=p.recent_active, learner=p.learner)

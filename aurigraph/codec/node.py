@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aurigraph.codec.transactions import receipt_to_proto, reject_reason_to_proto, signed_to_proto
+from aurigraph.codec.transactions import (
+    decode_signed,
+    receipt_to_proto,
+    reject_reason_to_proto,
+    signed_to_proto,
+)
+from aurigraph.ledger import Rejection
 from aurigraph.node.ingest import Checked
 from aurigraph.node.replica import TxOutcome, TxStatus
 from aurigraph.storage.archive import ArchivedTx
@@ -52,6 +58,16 @@ def retry_response(count: int, retry_after_ms: int, detail: str) -> bytes:
     """Every transaction answered PENDING with a retry-after: back-pressure, nothing was queued."""
     r = transaction_pb2.SubmitResponse(status=int(TxStatus.PENDING), retry_after_ms=retry_after_ms, detail=detail)
     return transaction_pb2.BatchSubmitResponse(results=[r] * count).SerializeToString()
+
+
+def hold_verdicts(verdicts: list[transaction_pb2.SubmitResponse], wire: Sequence[bytes], held: set[bytes]) -> None:
+    """Turn the passed verdicts of transactions from a `held` sender into REJECTED
+    (HELD_FOR_REVIEW), in place: the optimizer's hold policy, applied before ordering."""
+    for verdict, raw in zip(verdicts, wire):
+        if verdict.status == TxStatus.PENDING and decode_signed(raw).body.sender in held:
+            verdict.status = int(TxStatus.REJECTED)
+            verdict.reason = reject_reason_to_proto(Rejection.HELD_FOR_REVIEW)
+            verdict.detail = "sender held for review: the anomaly detector flagged it (aurigraph models release)"
 
 
 def merge_results(verdicts: Sequence[transaction_pb2.SubmitResponse],

@@ -20,6 +20,7 @@ class Rejection(enum.IntEnum):
     INVALID_AMOUNT = 10
     FEE_TOO_LOW = 11
     BAD_TIMESTAMP = 12
+    HELD_FOR_REVIEW = 13  # not a ledger rule: the optimizer's hold policy refuses a flagged sender
 
     @property
     def label(self) -> str:

@@ -27,6 +27,7 @@ class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECT_REASON_INVALID_AMOUNT: _ClassVar[RejectReason]
     REJECT_REASON_FEE_TOO_LOW: _ClassVar[RejectReason]
     REJECT_REASON_BAD_TIMESTAMP: _ClassVar[RejectReason]
+    REJECT_REASON_HELD_FOR_REVIEW: _ClassVar[RejectReason]
 SIGNATURE_SCHEME_UNSPECIFIED: SignatureScheme
 SIGNATURE_SCHEME_ED25519: SignatureScheme
 SIGNATURE_SCHEME_ML_DSA_87: SignatureScheme
@@ -44,6 +45,7 @@ REJECT_REASON_INSUFFICIENT_BALANCE: RejectReason
 REJECT_REASON_INVALID_AMOUNT: RejectReason
 REJECT_REASON_FEE_TOO_LOW: RejectReason
 REJECT_REASON_BAD_TIMESTAMP: RejectReason
+REJECT_REASON_HELD_FOR_REVIEW: RejectReason
 
 class Signature(_message.Message):
     __slots__ = ("scheme", "public_key", "signature")

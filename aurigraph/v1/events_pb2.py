@@ -27,27 +27,27 @@ from aurigraph.v1 import transaction_pb2 as aurigraph_dot_v1_dot_transaction__pb
 from aurigraph.v1 import node_pb2 as aurigraph_dot_v1_dot_node__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61urigraph/v1/events.proto\x12\x0c\x61urigraph.v1\x1a\x19\x61urigraph/v1/common.proto\x1a\x1e\x61urigraph/v1/transaction.proto\x1a\x17\x61urigraph/v1/node.proto\"`\n\x13TransactionRejected\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\x12*\n\x06reason\x18\x02 \x01(\x0e\x32\x1a.aurigraph.v1.RejectReason\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"V\n\x0e\x42lockCommitted\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x0c\n\x04hash\x18\x02 \x01(\x0c\x12\x10\n\x08tx_count\x18\x03 \x01(\r\x12\x14\n\x0cstate_digest\x18\x04 \x01(\x0c\"0\n\rLeaderChanged\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12\x11\n\tleader_id\x18\x02 \x01(\x04\"U\n\x0e\x41nomalyFlagged\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\x12\x0e\n\x06sender\x18\x02 \x01(\x0c\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x15\n\rmodel_version\x18\x04 \x01(\t\"\x92\x03\n\x05\x45vent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x14\n\x0ctimestamp_ms\x18\x02 \x01(\x04\x12\x43\n\x15transaction_committed\x18\n \x01(\x0b\x32\".aurigraph.v1.CommittedTransactionH\x00\x12\x41\n\x14transaction_rejected\x18\x0b \x01(\x0b\x32!.aurigraph.v1.TransactionRejectedH\x00\x12\x37\n\x0f\x62lock_committed\x18\x0c \x01(\x0b\x32\x1c.aurigraph.v1.BlockCommittedH\x00\x12\x35\n\x0eleader_changed\x18\r \x01(\x0b\x32\x1b.aurigraph.v1.LeaderChangedH\x00\x12-\n\x0bnode_status\x18\x0e \x01(\x0b\x32\x16.aurigraph.v1.NodeInfoH\x00\x12/\n\x07\x61nomaly\x18\x0f \x01(\x0b\x32\x1c.aurigraph.v1.AnomalyFlaggedH\x00\x42\t\n\x07payload\"`\n\x10SubscribeRequest\x12&\n\x05kinds\x18\x01 \x03(\x0e\x32\x17.aurigraph.v1.EventKind\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0c\x12\x13\n\x0b\x66rom_height\x18\x03 \x01(\x04\"z\n\x0b\x46\x61noutEvent\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12%\n\x04kind\x18\x02 \x01(\x0e\x32\x17.aurigraph.v1.EventKind\x12\x10\n\x08\x61\x63\x63ounts\x18\x03 \x03(\x0c\x12\"\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x13.aurigraph.v1.Event*\xe5\x01\n\tEventKind\x12\x1a\n\x16\x45VENT_KIND_UNSPECIFIED\x10\x00\x12$\n EVENT_KIND_TRANSACTION_COMMITTED\x10\x01\x12#\n\x1f\x45VENT_KIND_TRANSACTION_REJECTED\x10\x02\x12\x1e\n\x1a\x45VENT_KIND_BLOCK_COMMITTED\x10\x03\x12\x1d\n\x19\x45VENT_KIND_LEADER_CHANGED\x10\x04\x12\x1a\n\x16\x45VENT_KIND_NODE_STATUS\x10\x05\x12\x16\n\x12\x45VENT_KIND_ANOMALY\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61urigraph/v1/events.proto\x12\x0c\x61urigraph.v1\x1a\x19\x61urigraph/v1/common.proto\x1a\x1e\x61urigraph/v1/transaction.proto\x1a\x17\x61urigraph/v1/node.proto\"`\n\x13TransactionRejected\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\x12*\n\x06reason\x18\x02 \x01(\x0e\x32\x1a.aurigraph.v1.RejectReason\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"V\n\x0e\x42lockCommitted\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x0c\n\x04hash\x18\x02 \x01(\x0c\x12\x10\n\x08tx_count\x18\x03 \x01(\r\x12\x14\n\x0cstate_digest\x18\x04 \x01(\x0c\"0\n\rLeaderChanged\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12\x11\n\tleader_id\x18\x02 \x01(\x04\"\xa1\x01\n\x0e\x41nomalyFlagged\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\x12\x0e\n\x06sender\x18\x02 \x01(\x0c\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12\x0e\n\x06height\x18\x05 \x01(\x04\x12\x11\n\tthreshold\x18\x06 \x01(\x01\x12\x15\n\rflagged_at_ms\x18\x07 \x01(\x04\x12\x10\n\x08sequence\x18\x08 \x01(\x04\"\x92\x03\n\x05\x45vent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x14\n\x0ctimestamp_ms\x18\x02 \x01(\x04\x12\x43\n\x15transaction_committed\x18\n \x01(\x0b\x32\".aurigraph.v1.CommittedTransactionH\x00\x12\x41\n\x14transaction_rejected\x18\x0b \x01(\x0b\x32!.aurigraph.v1.TransactionRejectedH\x00\x12\x37\n\x0f\x62lock_committed\x18\x0c \x01(\x0b\x32\x1c.aurigraph.v1.BlockCommittedH\x00\x12\x35\n\x0eleader_changed\x18\r \x01(\x0b\x32\x1b.aurigraph.v1.LeaderChangedH\x00\x12-\n\x0bnode_status\x18\x0e \x01(\x0b\x32\x16.aurigraph.v1.NodeInfoH\x00\x12/\n\x07\x61nomaly\x18\x0f \x01(\x0b\x32\x1c.aurigraph.v1.AnomalyFlaggedH\x00\x42\t\n\x07payload\"`\n\x10SubscribeRequest\x12&\n\x05kinds\x18\x01 \x03(\x0e\x32\x17.aurigraph.v1.EventKind\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0c\x12\x13\n\x0b\x66rom_height\x18\x03 \x01(\x04\"z\n\x0b\x46\x61noutEvent\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12%\n\x04kind\x18\x02 \x01(\x0e\x32\x17.aurigraph.v1.EventKind\x12\x10\n\x08\x61\x63\x63ounts\x18\x03 \x03(\x0c\x12\"\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x13.aurigraph.v1.Event*\xe5\x01\n\tEventKind\x12\x1a\n\x16\x45VENT_KIND_UNSPECIFIED\x10\x00\x12$\n EVENT_KIND_TRANSACTION_COMMITTED\x10\x01\x12#\n\x1f\x45VENT_KIND_TRANSACTION_REJECTED\x10\x02\x12\x1e\n\x1a\x45VENT_KIND_BLOCK_COMMITTED\x10\x03\x12\x1d\n\x19\x45VENT_KIND_LEADER_CHANGED\x10\x04\x12\x1a\n\x16\x45VENT_KIND_NODE_STATUS\x10\x05\x12\x16\n\x12\x45VENT_KIND_ANOMALY\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aurigraph.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EVENTKIND']._serialized_start=1078
-  _globals['_EVENTKIND']._serialized_end=1307
+  _globals['_EVENTKIND']._serialized_start=1155
+  _globals['_EVENTKIND']._serialized_end=1384
   _globals['_TRANSACTIONREJECTED']._serialized_start=127
   _globals['_TRANSACTIONREJECTED']._serialized_end=223
   _globals['_BLOCKCOMMITTED']._serialized_start=225
   _globals['_BLOCKCOMMITTED']._serialized_end=311
   _globals['_LEADERCHANGED']._serialized_start=313
   _globals['_LEADERCHANGED']._serialized_end=361
-  _globals['_ANOMALYFLAGGED']._serialized_start=363
-  _globals['_ANOMALYFLAGGED']._serialized_end=448
-  _globals['_EVENT']._serialized_start=451
-  _globals['_EVENT']._serialized_end=853
-  _globals['_SUBSCRIBEREQUEST']._serialized_start=855
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=951
-  _globals['_FANOUTEVENT']._serialized_start=953
-  _globals['_FANOUTEVENT']._serialized_end=1075
+  _globals['_ANOMALYFLAGGED']._serialized_start=364
+  _globals['_ANOMALYFLAGGED']._serialized_end=525
+  _globals['_EVENT']._serialized_start=528
+  _globals['_EVENT']._serialized_end=930
+  _globals['_SUBSCRIBEREQUEST']._serialized_start=932
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=1028
+  _globals['_FANOUTEVENT']._serialized_start=1030
+  _globals['_FANOUTEVENT']._serialized_end=1152
 # @@protoc_insertion_point(module_scope)

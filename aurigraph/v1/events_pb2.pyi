@@ -58,16 +58,24 @@ class LeaderChanged(_message.Message):
     def __init__(self, term: _Optional[int] = ..., leader_id: _Optional[int] = ...) -> None: ...
 
 class AnomalyFlagged(_message.Message):
-    __slots__ = ("tx_id", "sender", "score", "model_version")
+    __slots__ = ("tx_id", "sender", "score", "model_version", "height", "threshold", "flagged_at_ms", "sequence")
     TX_ID_FIELD_NUMBER: _ClassVar[int]
     SENDER_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    FLAGGED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     tx_id: bytes
     sender: bytes
     score: float
     model_version: str
-    def __init__(self, tx_id: _Optional[bytes] = ..., sender: _Optional[bytes] = ..., score: _Optional[float] = ..., model_version: _Optional[str] = ...) -> None: ...
+    height: int
+    threshold: float
+    flagged_at_ms: int
+    sequence: int
+    def __init__(self, tx_id: _Optional[bytes] = ..., sender: _Optional[bytes] = ..., score: _Optional[float] = ..., model_version: _Optional[str] = ..., height: _Optional[int] = ..., threshold: _Optional[float] = ..., flagged_at_ms: _Optional[int] = ..., sequence: _Optional[int] = ...) -> None: ...
 
 class Event(_message.Message):
     __slots__ = ("sequence", "timestamp_ms", "transaction_committed", "transaction_rejected", "block_committed", "leader_changed", "node_status", "anomaly")

@@ -6,6 +6,7 @@ import warnings
 from aurigraph.v1 import block_pb2 as aurigraph_dot_v1_dot_block__pb2
 from aurigraph.v1 import consensus_pb2 as aurigraph_dot_v1_dot_consensus__pb2
 from aurigraph.v1 import crypto_pb2 as aurigraph_dot_v1_dot_crypto__pb2
+from aurigraph.v1 import models_pb2 as aurigraph_dot_v1_dot_models__pb2
 from aurigraph.v1 import monitoring_pb2 as aurigraph_dot_v1_dot_monitoring__pb2
 from aurigraph.v1 import node_pb2 as aurigraph_dot_v1_dot_node__pb2
 from aurigraph.v1 import transaction_pb2 as aurigraph_dot_v1_dot_transaction__pb2
@@ -797,6 +798,258 @@ class CryptoService:
             '/aurigraph.v1.CryptoService/GetKemPublicKey',
             aurigraph_dot_v1_dot_crypto__pb2.KemPublicKeyRequest.SerializeToString,
             aurigraph_dot_v1_dot_crypto__pb2.KemPublicKey.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class ModelServiceStub:
+    """The optimizer's models (a node started with the optimizer; otherwise FAILED_PRECONDITION).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListModels = channel.unary_unary(
+                '/aurigraph.v1.ModelService/ListModels',
+                request_serializer=aurigraph_dot_v1_dot_models__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=aurigraph_dot_v1_dot_models__pb2.ListModelsResponse.FromString,
+                _registered_method=True)
+        self.ListAnomalies = channel.unary_unary(
+                '/aurigraph.v1.ModelService/ListAnomalies',
+                request_serializer=aurigraph_dot_v1_dot_models__pb2.ListAnomaliesRequest.SerializeToString,
+                response_deserializer=aurigraph_dot_v1_dot_models__pb2.ListAnomaliesResponse.FromString,
+                _registered_method=True)
+        self.RetrainModel = channel.unary_unary(
+                '/aurigraph.v1.ModelService/RetrainModel',
+                request_serializer=aurigraph_dot_v1_dot_models__pb2.RetrainRequest.SerializeToString,
+                response_deserializer=aurigraph_dot_v1_dot_models__pb2.RetrainResponse.FromString,
+                _registered_method=True)
+        self.PromoteModel = channel.unary_unary(
+                '/aurigraph.v1.ModelService/PromoteModel',
+                request_serializer=aurigraph_dot_v1_dot_models__pb2.PromoteModelRequest.SerializeToString,
+                response_deserializer=aurigraph_dot_v1_dot_models__pb2.ModelChangeResponse.FromString,
+                _registered_method=True)
+        self.RollbackModel = channel.unary_unary(
+                '/aurigraph.v1.ModelService/RollbackModel',
+                request_serializer=aurigraph_dot_v1_dot_models__pb2.RollbackModelRequest.SerializeToString,
+                response_deserializer=aurigraph_dot_v1_dot_models__pb2.ModelChangeResponse.FromString,
+                _registered_method=True)
+
+
+class ModelServiceServicer:
+    """The optimizer's models (a node started with the optimizer; otherwise FAILED_PRECONDITION).
+    """
+
+    def ListModels(self, request, context):
+        """reader
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAnomalies(self, request, context):
+        """reader
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetrainModel(self, request, context):
+        """admin
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PromoteModel(self, request, context):
+        """admin
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RollbackModel(self, request, context):
+        """admin
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ModelServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=aurigraph_dot_v1_dot_models__pb2.ListModelsRequest.FromString,
+                    response_serializer=aurigraph_dot_v1_dot_models__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'ListAnomalies': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAnomalies,
+                    request_deserializer=aurigraph_dot_v1_dot_models__pb2.ListAnomaliesRequest.FromString,
+                    response_serializer=aurigraph_dot_v1_dot_models__pb2.ListAnomaliesResponse.SerializeToString,
+            ),
+            'RetrainModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetrainModel,
+                    request_deserializer=aurigraph_dot_v1_dot_models__pb2.RetrainRequest.FromString,
+                    response_serializer=aurigraph_dot_v1_dot_models__pb2.RetrainResponse.SerializeToString,
+            ),
+            'PromoteModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.PromoteModel,
+                    request_deserializer=aurigraph_dot_v1_dot_models__pb2.PromoteModelRequest.FromString,
+                    response_serializer=aurigraph_dot_v1_dot_models__pb2.ModelChangeResponse.SerializeToString,
+            ),
+            'RollbackModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.RollbackModel,
+                    request_deserializer=aurigraph_dot_v1_dot_models__pb2.RollbackModelRequest.FromString,
+                    response_serializer=aurigraph_dot_v1_dot_models__pb2.ModelChangeResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'aurigraph.v1.ModelService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('aurigraph.v1.ModelService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ModelService:
+    """The optimizer's models (a node started with the optimizer; otherwise FAILED_PRECONDITION).
+    """
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aurigraph.v1.ModelService/ListModels',
+            aurigraph_dot_v1_dot_models__pb2.ListModelsRequest.SerializeToString,
+            aurigraph_dot_v1_dot_models__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAnomalies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aurigraph.v1.ModelService/ListAnomalies',
+            aurigraph_dot_v1_dot_models__pb2.ListAnomaliesRequest.SerializeToString,
+            aurigraph_dot_v1_dot_models__pb2.ListAnomaliesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetrainModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aurigraph.v1.ModelService/RetrainModel',
+            aurigraph_dot_v1_dot_models__pb2.RetrainRequest.SerializeToString,
+            aurigraph_dot_v1_dot_models__pb2.RetrainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PromoteModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aurigraph.v1.ModelService/PromoteModel',
+            aurigraph_dot_v1_dot_models__pb2.PromoteModelRequest.SerializeToString,
+            aurigraph_dot_v1_dot_models__pb2.ModelChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RollbackModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aurigraph.v1.ModelService/RollbackModel',
+            aurigraph_dot_v1_dot_models__pb2.RollbackModelRequest.SerializeToString,
+            aurigraph_dot_v1_dot_models__pb2.ModelChangeResponse.FromString,
             options,
             channel_credentials,
             insecure,
