@@ -15,7 +15,14 @@ from ray.util.metrics import Counter, Gauge
 from actors.replica import NotLeaderError
 from aurigraph import telemetry
 from aurigraph.codec.names import reason_name
-from aurigraph.codec.node import decode_batch, encode_batch, merge_results, response_statuses, retry_response
+from aurigraph.codec.node import (
+    decode_batch,
+    encode_batch,
+    hold_verdicts,
+    merge_results,
+    response_statuses,
+    retry_response,
+)
 from aurigraph.node.replica import TxStatus
 
 log = logging.getLogger("aurigraph.ingress")
@@ -36,6 +43,8 @@ class Ingress:
         self._max_inflight = max_inflight_batches
         self._retry_after_ms = retry_after_ms
         self._inflight = 0
+        self._received = 0  # transactions offered by clients, ever (the optimizer's ingress rate)
+        self._held: set[bytes] = set()  # senders the optimizer's hold policy refuses (`hold_senders`)
         self._leader: int | None = None
         self._next_validator = 0
         self._rejected: OrderedDict[bytes, bytes] = OrderedDict()  # tx id -> SubmitResponse bytes
@@ -49,6 +58,7 @@ class Ingress:
         results are final unless `timeout_ms` (capped by the node's submit timeout) ran out. `ctx`
         is the request's telemetry context (request id, trace parent)."""
         wire = decode_batch(batch)
+        self._received += len(wire)
         with telemetry.span("ingress.submit", ctx or {}, txs=len(wire)) as ctx:
             if self._inflight >= self._max_inflight:
                 log.warning("batch of %d refused: %d batches in flight", len(wire), self._inflight)
@@ -58,6 +68,8 @@ class Ingress:
             self._inflight_gauge.set(self._inflight)
             try:
                 verdicts = await self._verify(wire, ctx)
+                if self._held:
+                    hold_verdicts(verdicts, wire, self._held)
                 accepted = [raw for raw, v in zip(wire, verdicts) if v.status == TxStatus.PENDING]  # passed
                 ordered = await self._order(accepted, wait, timeout_ms, ctx) if accepted else []
                 merged = merge_results(verdicts, ordered)
@@ -89,6 +101,16 @@ class Ingress:
 
     async def inflight(self) -> int:
         return self._inflight
+
+    async def hold_senders(self, senders: list[bytes]) -> None:
+        """Refuse further transactions from exactly these senders (HELD_FOR_REVIEW) until the next
+        call: the optimizer owns the list and sends all of it each time."""
+        self._held = set(senders)
+
+    async def stats(self) -> dict:
+        """`received`: transactions offered by clients since this actor started (a restart starts
+        again from 0); `inflight`: client batches in the pipeline."""
+        return {"received": self._received, "inflight": self._inflight}
 
     async def _verify(self, wire: list[bytes], ctx: dict) -> list:
         n = len(self._validators)

@@ -30,7 +30,13 @@ from ray.util.metrics import Gauge
 from aurigraph import telemetry
 from aurigraph.codec import decode_signed
 from aurigraph.codec.blocks import with_confidence
-from aurigraph.codec.consensus import decode_message_batch, encode_message_batch, status_to_proto
+from aurigraph.codec.consensus import (
+    decode_knobs,
+    decode_message_batch,
+    encode_knobs,
+    encode_message_batch,
+    status_to_proto,
+)
 from aurigraph.codec.node import (
     account_record,
     committed_record,
@@ -109,6 +115,7 @@ class ConsensusReplica:
         self._loops: list[asyncio.Task] = []
         self._metrics = None
         self._reports: set[asyncio.Task] = set()  # snapshot delivery reports in progress
+        self._loop_stats = [0.0, 0.0, 0]  # since `loop_stats` last asked: longest step ms, step ms, txs applied
 
     async def connect(self, peers: dict, shards: list) -> None:
         """Wire the peer replicas (id -> handle) and the shards; starts the loop (idempotent)."""
@@ -197,8 +204,14 @@ class ConsensusReplica:
 
     def _step(self) -> None:
         inbox, self._inbox = self._inbox, []
+        started = time.perf_counter()
         self.driver.receive(inbox)
         out = self.driver.run()
+        step_ms = (time.perf_counter() - started) * 1000
+        stats = self._loop_stats
+        stats[0] = max(stats[0], step_ms)
+        stats[1] += step_ms
+        stats[2] += sum(1 for o in out.outcomes if o.status is TxStatus.COMMITTED)
         for peer, messages in messages_by_peer(out.messages).items():
             handle = self._peers.get(peer)
             snapshot = any(m.type is MessageType.SNAPSHOT for m in messages)
@@ -269,6 +282,23 @@ class ConsensusReplica:
                                f"back up once it is healthy")
         taken = checkpoint_replica(self.node_id, self._ledger_db, self._log_db, Path(dest))
         return await asyncio.to_thread(describe, taken)
+
+    # --- runtime knobs (the optimizer) -------------------------------------------------------------
+
+    async def set_knobs(self, knobs: bytes) -> bytes:
+        """Set HyperRAFT++'s runtime knobs (`BatchKnobs` bytes); returns the knobs in force. Setting
+        the knobs already in force changes nothing. Raises `ConfigError` (a ValueError) for values
+        out of range, leaving the old knobs."""
+        self.driver.node.set_knobs(decode_knobs(knobs))
+        self._wake.set()  # a shorter batch wait may make a proposal due now
+        return encode_knobs(self.driver.node.status().knobs)
+
+    async def loop_stats(self) -> dict:
+        """Since the last call: the longest loop step (ms; the loop is deaf to peers meanwhile), the
+        total step time (ms) and the transactions applied (so step ms per transaction)."""
+        longest, total, txs = self._loop_stats
+        self._loop_stats = [0.0, 0.0, 0]
+        return {"max_step_ms": longest, "step_ms": total, "applied_txs": txs}
 
     # --- membership and resync -------------------------------------------------------------------
 

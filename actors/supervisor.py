@@ -19,6 +19,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from actors.indexer import Indexer
 from actors.ingress import Ingress
+from actors.optimizer import Optimizer
 from actors.replica import ConsensusReplica
 from actors.shard import StorageShard
 from actors.validator import TransactionValidator
@@ -35,6 +36,7 @@ HEALTH_PERIOD_S = 1.0
 NAMESPACE = "aurigraph"
 INGRESS_NAME = "aurigraph-ingress"
 INDEXER_NAME = "aurigraph-indexer"
+OPTIMIZER_NAME = "aurigraph-optimizer"
 SUPERVISOR_NAME = "aurigraph-supervisor"
 # Actors ask for a sliver of CPU so a placement group can place them; real parallelism comes from
 # each actor being its own process.
@@ -67,6 +69,7 @@ class Supervisor:
         self.validators: list = []
         self.ingress = None
         self.indexer = None  # with a PostgreSQL DSN
+        self.optimizer = None  # with `optimizer` on
         self.health: dict[str, object] = {}
         self.last_ok_ms: dict[str, int] = {}  # actor -> wall time of its last good health probe
         self._monitor: asyncio.Task | None = None
@@ -98,6 +101,10 @@ class Supervisor:
             self.indexer = Indexer.options(name=INDEXER_NAME, namespace=NAMESPACE).remote(
                 s.postgres_dsn, s.postgres_schema, self.genesis_json, [self.replicas[i] for i in ids], self.shards)
             await self.indexer.start.remote()
+        if s.optimizer:
+            self.optimizer = Optimizer.options(name=OPTIMIZER_NAME, namespace=NAMESPACE).remote(
+                s.model_dump_json(), {i: replica_name(i) for i in ids}, INGRESS_NAME, NAMESPACE)
+            await self.optimizer.start.remote()
         self._monitor = asyncio.get_running_loop().create_task(self._watch())
         return await self.topology()
 
@@ -129,6 +136,8 @@ class Supervisor:
         probes += [probe(f"validator-{i}", v.ping.remote()) for i, v in enumerate(self.validators)]
         if self.indexer is not None:
             probes.append(probe("indexer", self.indexer.status.remote()))
+        if self.optimizer is not None:
+            probes.append(probe("optimizer", self.optimizer.status.remote()))
         self.health = dict(await asyncio.gather(*probes))
         now_ms = time.time_ns() // 1_000_000
         for name, answer in self.health.items():
@@ -139,10 +148,12 @@ class Supervisor:
         await self._connect_all()  # idempotent; re-wires replicas that Ray restarted
         if self.indexer is not None:
             self.indexer.start.remote()  # idempotent; restarts following in an indexer Ray restarted
+        if self.optimizer is not None:
+            self.optimizer.start.remote()  # idempotent; restarts the rounds of an optimizer Ray restarted
 
     async def topology(self) -> dict:
         return {"replicas": sorted(self.replicas), "shards": len(self.shards), "validators": len(self.validators),
-                "indexer": self.indexer is not None,
+                "indexer": self.indexer is not None, "optimizer": self.optimizer is not None,
                 "health": self.health, "last_ok_ms": self.last_ok_ms,
                 "ray_node": ray.get_runtime_context().get_node_id()}
 

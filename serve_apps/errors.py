@@ -19,6 +19,7 @@ CODES: dict[str, tuple[int, grpc.StatusCode]] = {
     "BATCH_TOO_LARGE": (413, grpc.StatusCode.INVALID_ARGUMENT),
     "REJECTED": (422, grpc.StatusCode.INVALID_ARGUMENT),
     "NOT_FOUND": (404, grpc.StatusCode.NOT_FOUND),
+    "PRECONDITION_FAILED": (409, grpc.StatusCode.FAILED_PRECONDITION),
     "UNAUTHENTICATED": (401, grpc.StatusCode.UNAUTHENTICATED),
     "FORBIDDEN": (403, grpc.StatusCode.PERMISSION_DENIED),
     "RATE_LIMITED": (429, grpc.StatusCode.RESOURCE_EXHAUSTED),

@@ -4,7 +4,8 @@ One `EventHub` per gateway replica follows the node while anyone is subscribed: 
 leader every `poll_s` for new blocks (block and transaction events), leader changes, and the
 supervisor's health probes (node status events). Transactions this gateway saw rejected before
 ordering are published as they are answered (and, with Redis, to the other replicas' hubs: see
-`fanout.py`).
+`fanout.py`). With the optimizer, its anomaly flags are polled with the health probes and
+published as ANOMALY events (account filter: the flagged sender).
 
 Each subscriber has a bounded queue (in events, at least one block). One that falls
 `queue_events` behind is cut off with `SlowConsumer` instead of growing memory or slowing the
@@ -29,6 +30,7 @@ from serve_apps.errors import ApiFailure
 
 log = logging.getLogger("aurigraph.gateway")
 FETCH_BLOCKS = 64
+FETCH_ANOMALIES = 1000
 HEALTH_EVERY_S = 1.0
 
 
@@ -47,7 +49,8 @@ class Filter:
         return not self.account or kind not in _ACCOUNT_KINDS or self.account in accounts
 
 
-_ACCOUNT_KINDS = {events_pb2.EVENT_KIND_TRANSACTION_COMMITTED, events_pb2.EVENT_KIND_TRANSACTION_REJECTED}
+_ACCOUNT_KINDS = {events_pb2.EVENT_KIND_TRANSACTION_COMMITTED, events_pb2.EVENT_KIND_TRANSACTION_REJECTED,
+                  events_pb2.EVENT_KIND_ANOMALY}
 
 
 @dataclass(eq=False)
@@ -125,6 +128,8 @@ class EventHub:
     _task: asyncio.Task | None = None
     _starting: asyncio.Lock = field(default_factory=asyncio.Lock)
     fanout: object = None  # `Fanout` across gateway replicas, with Redis
+    anomalies: object = None  # `ModelsService.anomalies`: the optimizer's flags become ANOMALY events
+    _next_anomaly: int | None = None
 
     async def subscribe(self, flt: Filter, from_height: int | None) -> Subscription:
         if from_height is not None and from_height < 1:
@@ -232,6 +237,7 @@ class EventHub:
         if time.monotonic() - self._health_at >= HEALTH_EVERY_S:
             self._health_at = time.monotonic()
             await self._poll_nodes()
+            await self._poll_anomalies()
 
     async def _poll_nodes(self) -> None:
         nodes = await self.api.nodes()
@@ -241,3 +247,23 @@ class EventHub:
                 self.publish([(events_pb2.EVENT_KIND_NODE_STATUS, (), events_pb2.Event(timestamp_ms=_now_ms(),
                                                                                       node_status=info))])
             self._health[info.validator.id] = state
+
+    async def _poll_anomalies(self) -> None:
+        """New flags of the optimizer's audit log, from the end it had when this hub started
+        following (a subscriber gets the flags raised while it is subscribed)."""
+        if self.anomalies is None:
+            return
+        try:
+            if self._next_anomaly is None:
+                self._next_anomaly = (await self.anomalies(1, 1)).last_sequence + 1
+            found = await self.anomalies(self._next_anomaly, FETCH_ANOMALIES)
+        except ApiFailure as e:
+            if e.code != "NOT_IMPLEMENTED":  # a node without the optimizer: nothing to follow
+                raise
+            return
+        items = [(events_pb2.EVENT_KIND_ANOMALY, (flag.sender,), events_pb2.Event(timestamp_ms=flag.flagged_at_ms,
+                                                                                   anomaly=flag))
+                 for flag in found.anomalies]
+        if items:
+            self.publish(items)
+        self._next_anomaly = found.next_sequence

@@ -18,6 +18,7 @@ from aurigraph.v1 import (
     consensus_pb2,
     crypto_pb2,
     events_pb2,
+    models_pb2,
     monitoring_pb2,
     node_pb2,
     services_pb2_grpc,
@@ -28,13 +29,14 @@ from aurigraph.apikeys import Role
 from serve_apps.auth import presented_key
 from serve_apps.errors import ApiFailure
 from serve_apps.events import Filter, SlowConsumer
+from serve_apps.models import check_model_name
 from serve_apps.service import RejectedFailure
 
 SUBMIT_RESPONSE_METADATA = "aurigraph-submit-response-bin"
 
 SERVICER_FUNCTIONS = ["serve_apps.grpc_ingress.add_services"]
 SERVICES = ("TransactionService", "ConsensusService", "NodeService", "MonitoringService", "StorageService",
-            "CryptoService")
+            "CryptoService", "ModelService")
 
 
 class MalformedRequest:
@@ -226,3 +228,26 @@ class GrpcMethods:
     @rpc(Role.READER, crypto_pb2.KemPublicKey)
     async def GetKemPublicKey(self, request, grpc_context):
         return self.service.api.kem_public_key()
+
+    # --- models (the optimizer) -------------------------------------------------------------------
+
+    @rpc(Role.READER, models_pb2.ListModelsResponse)
+    async def ListModels(self, request: models_pb2.ListModelsRequest, grpc_context):
+        return await self.service.models.list_models(check_model_name(request.name) if request.name else "")
+
+    @rpc(Role.READER, models_pb2.ListAnomaliesResponse)
+    async def ListAnomalies(self, request: models_pb2.ListAnomaliesRequest, grpc_context):
+        return await self.service.models.anomalies(request.from_sequence, request.limit)
+
+    @rpc(Role.ADMIN, models_pb2.RetrainResponse)
+    async def RetrainModel(self, request: models_pb2.RetrainRequest, grpc_context):
+        check_model_name(request.name)
+        return await self.service.models.retrain(request)
+
+    @rpc(Role.ADMIN, models_pb2.ModelChangeResponse)
+    async def PromoteModel(self, request: models_pb2.PromoteModelRequest, grpc_context):
+        return await self.service.models.promote(check_model_name(request.name), request.version)
+
+    @rpc(Role.ADMIN, models_pb2.ModelChangeResponse)
+    async def RollbackModel(self, request: models_pb2.RollbackModelRequest, grpc_context):
+        return await self.service.models.rollback(check_model_name(request.name))

@@ -20,6 +20,7 @@ from serve_apps.errors import ApiFailure
 from serve_apps.events import EventHub
 from serve_apps.fanout import Fanout
 from serve_apps.metrics import GatewayMetrics
+from serve_apps.models import ModelsService
 from serve_apps.node_api import NodeApi
 from serve_apps.queries import QueryService
 from serve_apps.ratelimit import RateLimiter
@@ -40,7 +41,8 @@ class GatewayService:
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst, self.redis)
         self.cache = ReadCache(self.redis, api.genesis_hash, self.metrics)
         self._cache_checked = self.redis is None
-        self.hub = EventHub(api, settings.stream_queue_events)
+        self.models = ModelsService(api.namespace)
+        self.hub = EventHub(api, settings.stream_queue_events, anomalies=self.models.anomalies)
         if self.redis is not None:
             self.hub.fanout = Fanout(self.redis, api.genesis_hash, self.hub.publish)
         self.queries = QueryService(settings, api)

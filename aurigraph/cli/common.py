@@ -14,10 +14,12 @@ from aurigraph.crypto import CryptoError
 from aurigraph.crypto.passphrase import DEFAULT_MEMLIMIT, DEFAULT_OPSLIMIT
 from aurigraph.keystore import KeyFileError
 from aurigraph.ledger import GenesisError, TxRejected
+from aurigraph.ml.api import OptimizerUnavailable
 
 PASSPHRASE_ENV = "AURIGRAPH_PASSPHRASE"
 # Errors caused by input, reported as one line without a traceback.
-USER_ERRORS = (CryptoError, KeyFileError, GenesisError, TxRejected, OSError, ApiError, TimeoutError)
+USER_ERRORS = (CryptoError, KeyFileError, GenesisError, TxRejected, OSError, ApiError, TimeoutError,
+               OptimizerUnavailable)
 
 # Argon2id cost profiles for new key files (libsodium's names). "interactive" is for tests and
 # throwaway dev keys; keep "moderate" (the default) or "sensitive" for keys that guard value.

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from aurigraph import __version__
-from aurigraph.cli import audit, backup, bench, genesis, index, keys, remote, selfcheck, tx, up
+from aurigraph.cli import audit, backup, bench, genesis, index, keys, models, remote, selfcheck, tx, up
 from aurigraph.cli.common import USER_ERRORS, CliError
 
 
@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"aurigraph {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (keys, tx, genesis, up, remote, index, audit, bench, selfcheck, backup):
+    for module in (keys, tx, genesis, up, remote, index, audit, bench, models, selfcheck, backup):
         module.register(sub)
     return parser
 

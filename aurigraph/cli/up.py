@@ -49,6 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"index committed blocks into PostgreSQL and serve account histories from it, e.g. "
                         f"postgresql://aurigraph@127.0.0.1:5432/aurigraph (default: ${POSTGRES_DSN_ENV}; none: off)")
     p.add_argument("--postgres-schema", default=defaults.postgres_schema, help="PostgreSQL schema of the index")
+    p.add_argument("--optimizer", action="store_true",
+                   help="run the AI optimizer: adaptive batching and election timing, anomaly scoring (docs/optimizer.md)")
+    p.add_argument("--anomaly-threshold", type=float, help="flag above this score (default: the model's own)")
+    p.add_argument("--anomaly-hold", action="store_true",
+                   help="refuse flagged senders' further transactions until `aurigraph models release`")
+    p.add_argument("--fixed-ticks", action="store_true",
+                   help="with --optimizer: keep the configured election/heartbeat ticks")
     p.add_argument("--stream-queue-events", type=int, default=gw.stream_queue_events,
                    help="events a stream subscriber may fall behind before it is disconnected")
     p.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM) ...")
@@ -62,7 +69,9 @@ def settings_from_args(args: argparse.Namespace) -> NodeSettings:
         return NodeSettings(data_dir=args.data_dir.resolve(), chain_id=args.chain_id, replicas=args.replicas,
                             validators=args.validators, shards=args.shards, max_batch_txs=args.max_batch_txs,
                             batch_wait_ms=args.batch_wait_ms, postgres_dsn=args.postgres_dsn or None,
-                            postgres_schema=args.postgres_schema)
+                            postgres_schema=args.postgres_schema, optimizer=args.optimizer,
+                            anomaly_threshold=args.anomaly_threshold, anomaly_hold=args.anomaly_hold,
+                            adapt_ticks=not args.fixed_ticks)
     except ValueError as e:
         raise CliError(str(e)) from None
 
@@ -103,7 +112,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"node up: chain {genesis.chain_id} at height {node.height}, {settings.replicas} replicas "
           f"(leader: replica {node.leader}), "
           f"{settings.validators} validators, {settings.shards} shards"
-          f"{', indexing into PostgreSQL' if settings.postgres_dsn else ''}", flush=True)
+          f"{', indexing into PostgreSQL' if settings.postgres_dsn else ''}"
+          f"{', optimizer on' if settings.optimizer else ''}", flush=True)
     print("starting the gateway …", flush=True)
     try:
         start_gateway(gateway)

@@ -39,6 +39,14 @@ class NodeSettings(BaseModel):
     # The PostgreSQL index (`aurigraph.indexer`): off without a DSN.
     postgres_dsn: str | None = None
     postgres_schema: str = Field("aurigraph", pattern=r"^[a-z_][a-z0-9_]{0,62}$")  # unquoted in search_path
+    # The optimizer (`actors.optimizer`, docs/optimizer.md): off unless asked for. Without a usable
+    # model it keeps the fixed settings above and says why in its status.
+    optimizer: bool = False
+    optimizer_window_ms: int = Field(1000, ge=100, le=60_000)
+    anomaly_threshold: float | None = Field(None, gt=0)  # overrides the serving model's own
+    anomaly_hold: bool = False  # refuse flagged senders' further transactions until released
+    adapt_ticks: bool = True  # election / heartbeat ticks from observed round trips (never below the floor)
+    election_floor_ms: int = Field(1000, ge=100)
 
     @model_validator(mode="after")
     def _ticks(self) -> NodeSettings:

@@ -60,6 +60,16 @@ class DataDir:
     def shard(self, index: int) -> Path:
         return self.root / f"shard-{index}" / "archive"
 
+    @property
+    def models(self) -> Path:
+        """The model registry (`aurigraph.ml.registry`)."""
+        return self.root / "models"
+
+    @property
+    def features(self) -> Path:
+        """The optimizer's feature store (`aurigraph.storage.feature_store`)."""
+        return self.root / "optimizer" / "features"
+
     def passphrase(self) -> str:
         """The key passphrase: $AURIGRAPH_NODE_PASSPHRASE, else a dev passphrase file (created once)."""
         if os.environ.get(PASSPHRASE_ENV):

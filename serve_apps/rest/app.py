@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aurigraph import telemetry
 from serve_apps.errors import ApiFailure
-from serve_apps.rest import routes, stream
+from serve_apps.rest import models, routes, stream
 from serve_apps.rest.media import render
 from serve_apps.service import GatewayService, RejectedFailure
 
@@ -37,6 +37,7 @@ def create_app(service: GatewayService) -> FastAPI:
                   openapi_url="/api/openapi.json", redoc_url=None)
     app.state.service = service
     app.include_router(routes.router)
+    app.include_router(models.router)
     app.include_router(stream.router)
 
     @app.middleware("http")

@@ -27,3 +27,4 @@ def _admission(needs: Role):
 Service = Annotated[GatewayService, Depends(get_service)]
 Reader = Annotated[Principal, Depends(_admission(Role.READER))]
 Submitter = Annotated[Principal, Depends(_admission(Role.SUBMITTER))]
+Admin = Annotated[Principal, Depends(_admission(Role.ADMIN))]

@@ -1,0 +1,71 @@
+"""The anomaly audit log: every transaction the anomaly model flagged, numbered 1, 2, … in the
+order they were flagged, durable (each `append` is one fsync'd batch) and never rewritten.
+
+Layout (one RocksDB):
+    b"F" + u64 sequence -> the flag's encoded record (`AnomalyFlagged` bytes, `aurigraph.codec.models`)
+    b"H" + sender       -> b"" while the hold policy holds that sender (until an operator releases it)
+Single writer: the optimizer actor.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from pathlib import Path
+
+from aurigraph.storage.rocks import last_with_prefix, new_batch, open_db, scan_prefix, write_durably
+
+_FLAG = b"F"
+_HELD = b"H"
+_U64 = struct.Struct(">Q")
+
+
+class FlagLog:
+    def __init__(self, path: Path) -> None:
+        self._db = open_db(Path(path))
+        last = last_with_prefix(self._db, _FLAG)
+        self.last_sequence = 0 if last is None else _U64.unpack(last[0][1:])[0]
+
+    def append(self, encode, flags: Sequence) -> list[int]:
+        """Store `encode(flag, sequence)` for each flag under the next sequence numbers; returns them."""
+        if not flags:
+            return []
+        batch = new_batch()
+        sequences = []
+        for flag in flags:
+            sequence = self.last_sequence + len(sequences) + 1
+            batch.put(_FLAG + _U64.pack(sequence), encode(flag, sequence))
+            sequences.append(sequence)
+        write_durably(self._db, batch)
+        self.last_sequence = sequences[-1]
+        return sequences
+
+    def read(self, from_sequence: int, limit: int) -> list[bytes]:
+        """Up to `limit` records from `from_sequence` on, oldest first."""
+        records = []
+        for _, value in scan_prefix(self._db, _FLAG, _FLAG + _U64.pack(max(1, from_sequence))):
+            if len(records) >= limit:
+                break
+            records.append(value)
+        return records
+
+    def held(self) -> set[bytes]:
+        return {key[len(_HELD):] for key, _ in scan_prefix(self._db, _HELD)}
+
+    def hold(self, senders: set[bytes]) -> None:
+        batch = new_batch()
+        for sender in senders:
+            batch.put(_HELD + sender, b"")
+        write_durably(self._db, batch)
+
+    def release(self, sender: bytes) -> bool:
+        """Stop holding `sender`; False if it was not held."""
+        if self._db.get(_HELD + sender) is None:
+            return False
+        batch = new_batch()
+        batch.delete(_HELD + sender)
+        write_durably(self._db, batch)
+        return True
+
+    def close(self) -> None:
+        self._db.close()
