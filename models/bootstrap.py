@@ -9,10 +9,10 @@ are deterministic), so regenerating the checked-in artifacts gives the same byte
 them means the data or the training code changed.
 
 Load: `aurigraph.ml.synthetic.training_rates(seed)`, with the lookback and horizon that retrains
-use (`models.retrain`). Anomaly: the normal rows of `labelled_transactions(seed, n=20_000)` through
-one `TxFeatureExtractor` (the anomalous rows are extracted too, in order, so the senders' windows
-are as the node would see them, then dropped); its metrics also hold precision/recall/F1 on the
-synthetic evaluation set a retrain with this seed is judged on.
+use (`models.retrain`). Anomaly: `labelled_transactions(seed, n=20_000)` through one
+`TxFeatureExtractor`, its normal rows as normal and its injected episodes as anomalous, with the
+false-positive rate retrains use; its metrics also hold precision/recall/F1 on the synthetic
+evaluation set a retrain with this seed is judged on (another seed, never trained on).
 """
 
 from __future__ import annotations
@@ -22,15 +22,16 @@ import json
 import sys
 from pathlib import Path
 
-from aurigraph.ml.features import TX_FEATURES, TxFeatureExtractor
-from aurigraph.ml.synthetic import labelled_transactions, training_rates
+from aurigraph.ml.features import TX_FEATURES
+from aurigraph.ml.synthetic import training_rates
 from models import anomaly_model, load_model
 from models.retrain import (
-    ANOMALY_QUANTILE,
+    ANOMALY_FALSE_POSITIVE_RATE,
     EVAL_SEED_OFFSET,
+    EVAL_TXS,
     LOAD_HORIZON,
     LOAD_LOOKBACK,
-    evaluation_rows,
+    labelled_rows,
 )
 from models.training import TrainedModel
 
@@ -38,7 +39,7 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "artifacts"
 ANOMALY_TXS = 20_000
 # Offline, so the full recipes of `models/*_model.py`, not the step budgets of a live retrain.
 LOAD_EPOCHS = 40
-ANOMALY_EPOCHS = 30
+ANOMALY_EPOCHS = 20
 
 
 def train_load(seed: int) -> tuple[TrainedModel, int]:
@@ -50,15 +51,13 @@ def train_load(seed: int) -> tuple[TrainedModel, int]:
 
 
 def train_anomaly(seed: int) -> tuple[TrainedModel, int]:
-    """The anomaly autoencoder on the normal synthetic rows of `seed`, and how many rows it saw."""
-    labelled = labelled_transactions(seed=seed, n=ANOMALY_TXS)
-    x = TxFeatureExtractor().extract(labelled.txs, labelled.at_ms)
-    x_normal = x[~labelled.labels]
-    trained = anomaly_model.train(x_normal, epochs=ANOMALY_EPOCHS, seed=seed, quantile=ANOMALY_QUANTILE,
-                                  features=TX_FEATURES)
-    eval_x, eval_labels = evaluation_rows(EVAL_SEED_OFFSET + seed)
+    """The anomaly classifier on the labelled synthetic rows of `seed`, and how many rows it saw."""
+    x, labels = labelled_rows(seed, ANOMALY_TXS)
+    trained = anomaly_model.train(x[~labels], x[labels], epochs=ANOMALY_EPOCHS, seed=seed,
+                                  false_positive_rate=ANOMALY_FALSE_POSITIVE_RATE, features=TX_FEATURES)
+    eval_x, eval_labels = labelled_rows(EVAL_SEED_OFFSET + seed, EVAL_TXS)
     metrics = {**trained.metrics, **anomaly_model.evaluate(trained.net, eval_x, eval_labels)}
-    return TrainedModel(trained.net, metrics), int(x_normal.shape[0])
+    return TrainedModel(trained.net, metrics), int(x.shape[0])
 
 
 def write_artifact(folder: Path, trained: TrainedModel, rows: int, seed: int) -> None:

@@ -154,9 +154,8 @@ def run(seed: int, txs: int, progress: Callable[[str], None], *, artifacts: Path
         return from_model_space(twins["load"](to_model_space(window(i)).reshape(1, -1))[0])
 
     def keras_score(i: int) -> np.ndarray:
-        # AnomalyScorer.score on the Keras reconstruction: the same standardised-space MSE and threshold.
-        error = scorer.net.standardise(twins["anomaly"](rows(i))) - scorer.net.standardise(rows(i))
-        return np.mean(error * error, axis=1) > scorer.threshold
+        # The Keras output scored exactly as AnomalyScorer.score scores the NumPy one, at the same threshold.
+        return scorer.score_output(rows(i), twins["anomaly"](rows(i))) > scorer.threshold
 
     def extract(i: int) -> np.ndarray:
         start = starts[i % len(starts)]

@@ -24,7 +24,7 @@ import numpy as np
 from aurigraph.ledger import Block, SignedTx, Transfer
 
 # Columns of `TxFeatureExtractor.extract`, in order. Counts and magnitudes are log1p-scaled so the
-# autoencoder sees ranges of a few units whatever the traffic; flags are 0.0 / 1.0.
+# anomaly model sees ranges of a few units whatever the traffic; flags are 0.0 / 1.0.
 TX_FEATURES: tuple[str, ...] = (
     "log_amount",                    # log1p(transfer amount); 0 for a data write
     "log_size_bytes",                # log1p(body + public key + signature bytes): the envelope's payload

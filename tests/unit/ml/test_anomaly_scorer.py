@@ -1,4 +1,5 @@
-"""Anomaly scores are reconstruction errors in standardised space, on hand-built nets with known answers."""
+"""Anomaly scores per scoring kind (a classifier's probability, an autoencoder's reconstruction error in
+standardised space), on hand-built nets with known answers."""
 
 from __future__ import annotations
 
@@ -16,6 +17,48 @@ def _shifted_identity(shift: np.ndarray, threshold: float | None = 0.5) -> Dense
     """Reconstructs each standardised feature plus `shift`: every row scores mean(shift**2)."""
     params = {} if threshold is None else {"threshold": threshold, "features": ["a", "b", "c", "d"]}
     return DenseNet([(np.eye(4), shift, "linear")], MEAN, STD, MEAN, STD, params)
+
+
+def _logistic(weights: np.ndarray, bias: float, threshold: float = 0.5) -> DenseNet:
+    """A one-layer classifier: probability sigmoid(weights . standardised row + bias)."""
+    params = {"kind": "anomaly", "scoring": "probability", "threshold": threshold}
+    return DenseNet([(weights.reshape(4, 1), np.array([bias]), "sigmoid")], MEAN, STD, params=params)
+
+
+def test_probability_scoring_is_the_sigmoid_output():
+    scorer = AnomalyScorer(_logistic(np.array([1.0, 0.0, 0.0, 0.0]), 0.0))
+    # Standardised first features -1, 0 and 2: sigmoid of each.
+    rows = np.array([MEAN, MEAN, MEAN]) + np.array([[-2.0], [0.0], [4.0]]) * np.array([1.0, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(scorer.score(rows), 1 / (1 + np.exp([1.0, 0.0, -2.0])), rtol=1e-5)
+    np.testing.assert_array_equal(scorer.flags(rows), [False, False, True])
+    assert scorer.scoring == "probability" and scorer.score(rows[0]).shape == (1,)
+
+
+def test_probability_scoring_needs_one_sigmoid_output_and_a_threshold_up_to_one():
+    with pytest.raises(ValueError, match="a probability threshold must be <= 1"):
+        AnomalyScorer(_logistic(np.ones(4), 0.0, threshold=1.5))
+    assert AnomalyScorer(_logistic(np.ones(4), 0.0)).with_threshold(1.0).threshold == 1.0
+    linear = DenseNet([(np.ones((4, 1)), np.zeros(1), "linear")], MEAN, STD,
+                      params={"scoring": "probability", "threshold": 0.5})
+    with pytest.raises(ValueError, match="one sigmoid output, this net has 1 linear"):
+        AnomalyScorer(linear)
+    with pytest.raises(ValueError, match="one sigmoid output, this net has 4"):
+        AnomalyScorer(_shifted_identity(np.zeros(4)).with_params({"scoring": "probability", "threshold": 0.5}))
+    with pytest.raises(ValueError, match="unknown scoring 'vibes'"):
+        AnomalyScorer(_logistic(np.ones(4), 0.0).with_params({"scoring": "vibes", "threshold": 0.5}))
+
+
+@pytest.mark.parametrize("net", [_logistic(np.array([1.0, -1.0, 0.5, 0.0]), 0.2),
+                                 _shifted_identity(np.array([1.0, 0.0, 0.0, 1.0]))])
+def test_score_output_scores_an_outside_output_as_score_does(net):
+    rows = np.random.default_rng(3).normal(MEAN, STD, size=(5, 4))
+    scorer = AnomalyScorer(net)
+    np.testing.assert_array_equal(scorer.score_output(rows, net(rows)), scorer.score(rows))
+
+
+def test_a_net_without_scoring_is_an_autoencoder():
+    scorer = AnomalyScorer(_shifted_identity(np.zeros(4)))
+    assert "scoring" not in scorer.net.params and scorer.scoring == "reconstruction"
 
 
 def test_perfect_reconstruction_scores_zero():

@@ -35,11 +35,21 @@ def load_trained():
     return load_model.train(_rates(), lookback=8, horizon=3, epochs=40, seed=0)
 
 
+def _shifted(rows: np.ndarray, columns: slice, by: np.ndarray) -> np.ndarray:
+    out = rows.copy()
+    out[:, columns] += by[columns]
+    return out
+
+
 @pytest.fixture(scope="module")
 def anomaly_trained():
-    x_normal = _normals(np.random.default_rng(0), 2000)
+    """Normal rows, and anomalies that sit 6 stds off in the first two columns."""
+    rng = np.random.default_rng(0)
+    x_normal = _normals(rng, 2000)
+    x_anomalous = _shifted(_normals(rng, 100), slice(0, 2), 6 * x_normal.std(axis=0))
     names = [f"f{i}" for i in range(FEATURES)]
-    return x_normal, anomaly_model.train(x_normal, epochs=30, seed=0, quantile=0.995, features=names)
+    return x_normal, anomaly_model.train(x_normal, x_anomalous, epochs=20, seed=0, false_positive_rate=0.005,
+                                         features=names)
 
 
 def test_supervised_windows_are_log1p_and_aligned():
@@ -78,35 +88,64 @@ def test_same_seed_same_model():
     assert load_model.train(short, epochs=3, seed=7).net.to_bytes() == first
 
 
-def test_autoencoder_flags_shifted_rows_and_spares_normal_ones(anomaly_trained):
+def test_classifier_flags_rows_like_the_anomalies_and_spares_normal_ones(anomaly_trained):
     x_normal, trained = anomaly_trained
     scorer = AnomalyScorer(trained.net)
     rng = np.random.default_rng(1)
-    shifted = _normals(rng, 500)
-    shifted[:, :2] += 6 * x_normal.std(axis=0)[:2]
-    assert scorer.flags(shifted).mean() >= 0.8
+    assert scorer.flags(_shifted(_normals(rng, 500), slice(0, 2), 6 * x_normal.std(axis=0))).mean() >= 0.9
     assert scorer.flags(_normals(rng, 1000)).mean() <= 0.02
     assert trained.metrics["loss_last"] < trained.metrics["loss_first"]
 
 
-def test_autoencoder_threshold_is_the_training_quantile(anomaly_trained):
+def test_exposure_rows_teach_it_to_flag_a_column_no_anomaly_touched(anomaly_trained):
+    x_normal, trained = anomaly_trained
+    far_off = _shifted(_normals(np.random.default_rng(2), 500), slice(7, 8), 8 * x_normal.std(axis=0))
+    assert AnomalyScorer(trained.net).flags(far_off).mean() >= 0.8
+
+
+def test_classifier_threshold_is_the_calibration_quantile(anomaly_trained):
     x_normal, trained = anomaly_trained
     scorer = AnomalyScorer(trained.net)
+    assert scorer.scoring == "probability" and trained.net.output_dim == 1
     assert scorer.threshold == trained.metrics["threshold"]
-    assert trained.metrics["train_score_p50"] <= trained.metrics["train_score_p99"] <= scorer.threshold
-    assert scorer.flags(x_normal).mean() <= 0.005
-    assert trained.net.params["features"] == [f"f{i}" for i in range(FEATURES)]
+    assert trained.metrics["calibration_score_p50"] <= trained.metrics["calibration_score_p99"] <= scorer.threshold
+    assert scorer.flags(x_normal).mean() <= 0.01
+    assert trained.net.params == {"kind": "anomaly", "scoring": "probability", "threshold": scorer.threshold,
+                                  "false_positive_rate": 0.005, "features": [f"f{i}" for i in range(FEATURES)]}
+    assert (trained.metrics["samples"], trained.metrics["anomalous_samples"],
+            trained.metrics["exposure_samples"]) == (2000, 100, 50)
 
 
-def test_autoencoder_evaluate_is_consistent(anomaly_trained):
+def test_classifier_evaluate_is_consistent(anomaly_trained):
     x_normal, trained = anomaly_trained
     rng = np.random.default_rng(2)
     rows = _normals(rng, 400)
     labels = np.zeros(400, dtype=bool)
     labels[:40] = True
-    rows[:40, 3:5] += 6 * x_normal.std(axis=0)[3:5]
+    rows[:40] = _shifted(rows[:40], slice(0, 2), 6 * x_normal.std(axis=0))
     metrics = anomaly_model.evaluate(trained.net, rows, labels)
     precision, recall = precision_recall(AnomalyScorer(trained.net).flags(rows), labels)
     assert (metrics["precision"], metrics["recall"]) == (precision, recall)
     assert metrics["f1"] == pytest.approx(2 * precision * recall / (precision + recall))
     assert recall >= 0.8 and precision >= 0.8
+
+
+def test_exposure_rows_move_one_column_far_off():
+    x_normal = _normals(np.random.default_rng(3), 500)
+    std = x_normal.std(axis=0)
+    rows = anomaly_model.exposure_rows(x_normal, 200, np.random.default_rng(4))
+    # Each row is a normal row with exactly one column moved 4 to 8 stds from the column mean.
+    z = np.abs(rows - x_normal.mean(axis=0)) / std
+    moved = np.stack([~np.isin(rows[:, j], x_normal[:, j]) for j in range(FEATURES)], axis=1)
+    assert np.all(moved.sum(axis=1) == 1)
+    assert np.all((z[moved] >= 4 - 1e-3) & (z[moved] <= 8 + 1e-3))
+
+
+def test_classifier_training_refuses_bad_inputs():
+    normal = _normals(np.random.default_rng(5), 50)
+    with pytest.raises(ValueError, match="anomalous rows"):
+        anomaly_model.train(normal, normal[:, :3])
+    with pytest.raises(ValueError, match="normal rows"):
+        anomaly_model.train(normal[:5], normal)
+    with pytest.raises(ValueError, match="false_positive_rate"):
+        anomaly_model.train(normal, normal, false_positive_rate=0.0)
