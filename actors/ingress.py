@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 
 import ray
@@ -30,6 +31,8 @@ LEADER_RETRIES = 20
 LEADER_RETRY_S = 0.1
 HEALTH_TIMEOUT_S = 2.0
 RECENT_REJECTIONS = 100_000
+ARRIVAL_BUCKET_MS = 100
+ARRIVAL_BUCKETS = 6_000  # 10 minutes of busy buckets
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)
@@ -43,7 +46,9 @@ class Ingress:
         self._max_inflight = max_inflight_batches
         self._retry_after_ms = retry_after_ms
         self._inflight = 0
-        self._received = 0  # transactions offered by clients, ever (the optimizer's ingress rate)
+        # Transactions offered by clients per ARRIVAL_BUCKET_MS of arrival time, the last
+        # ARRIVAL_BUCKETS of them: the optimizer's ingress rate, exact whenever it asks.
+        self._arrivals: OrderedDict[int, int] = OrderedDict()
         self._held: set[bytes] = set()  # senders the optimizer's hold policy refuses (`hold_senders`)
         self._leader: int | None = None
         self._next_validator = 0
@@ -58,7 +63,7 @@ class Ingress:
         results are final unless `timeout_ms` (capped by the node's submit timeout) ran out. `ctx`
         is the request's telemetry context (request id, trace parent)."""
         wire = decode_batch(batch)
-        self._received += len(wire)
+        self._count_arrivals(len(wire))
         with telemetry.span("ingress.submit", ctx or {}, txs=len(wire)) as ctx:
             if self._inflight >= self._max_inflight:
                 log.warning("batch of %d refused: %d batches in flight", len(wire), self._inflight)
@@ -107,10 +112,21 @@ class Ingress:
         call: the optimizer owns the list and sends all of it each time."""
         self._held = set(senders)
 
-    async def stats(self) -> dict:
-        """`received`: transactions offered by clients since this actor started (a restart starts
-        again from 0); `inflight`: client batches in the pipeline."""
-        return {"received": self._received, "inflight": self._inflight}
+    def _count_arrivals(self, count: int) -> None:
+        now_ms = time.time_ns() // 1_000_000
+        bucket = now_ms - now_ms % ARRIVAL_BUCKET_MS
+        self._arrivals[bucket] = self._arrivals.get(bucket, 0) + count
+        while len(self._arrivals) > ARRIVAL_BUCKETS:
+            self._arrivals.popitem(last=False)
+
+    async def arrivals(self, since_ms: int) -> list[tuple[int, int]]:
+        """(bucket start ms, transactions offered by clients) for the complete buckets (each
+        `ARRIVAL_BUCKET_MS` long) starting at or after `since_ms`, oldest first; buckets without
+        arrivals are left out. Kept in memory for the last `ARRIVAL_BUCKETS` buckets with arrivals
+        (a restart starts empty)."""
+        now_ms = time.time_ns() // 1_000_000
+        return [(start, n) for start, n in self._arrivals.items()
+                if since_ms <= start and start + ARRIVAL_BUCKET_MS <= now_ms]
 
     async def _verify(self, wire: list[bytes], ctx: dict) -> list:
         n = len(self._validators)

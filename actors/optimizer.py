@@ -1,7 +1,8 @@
 """Optimizer: the actor shell around `aurigraph.ml.optimizer.OptimizerCore` (started by the
 supervisor when the node runs with `--optimizer`; docs/optimizer.md).
 
-Every `optimizer_window_ms` it samples the node — the ingress's received count, each replica's
+Every `optimizer_window_ms` it samples the node — the ingress's arrivals (per 100 ms of arrival
+time, so a late round still files them in the right window), each replica's
 health (its round-trip time is the replica loop's responsiveness), the leader's loop cost and the
 blocks committed since the last round, read from the leader — feeds the core, stores what the core
 flags in the anomaly audit log (`aurigraph.storage.flag_log`), and pushes the knobs the core
@@ -30,6 +31,7 @@ import numpy as np
 import ray
 from ray.util.metrics import Counter, Gauge
 
+from actors.ingress import ARRIVAL_BUCKET_MS
 from actors.training import train_candidate
 from aurigraph import telemetry
 from aurigraph.codec.blocks import decode_block_record
@@ -44,6 +46,7 @@ from aurigraph.codec.models import (
 from aurigraph.ml.controller import ControlBounds
 from aurigraph.ml.features import WINDOW_FEATURES
 from aurigraph.ml.optimizer import OptimizerCore
+from aurigraph.ml.pg_features import PgMirror
 from aurigraph.ml.registry import ModelRegistry, ModelUnavailable, check_name
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir
@@ -56,6 +59,7 @@ CALL_TIMEOUT_S = 2.0
 BLOCKS_PER_CALL = 64
 MAX_BLOCKS_PER_ROUND = 512  # a long backlog is caught up over several rounds, not in one stall
 MAX_TRAINING_TXS = 200_000
+ARRIVALS_LOOKBACK_MS = 2_000  # on the first round: arrivals this far back count
 ANOMALY_LIST_DEFAULT = 1_000
 _INGRESS = WINDOW_FEATURES.index("ingress_tps")
 
@@ -74,13 +78,17 @@ class Optimizer:
         self.store = FeatureStore(data.features)
         self.flag_log = FlagLog(data.root / "optimizer" / "flags")
         defaults = s.consensus_config(1).knobs
-        self.core = OptimizerCore(defaults, s.tick_ms, s.optimizer_window_ms, store=self.store,
+        # With PostgreSQL configured, the feature rows are mirrored there too (best effort).
+        self.mirror = PgMirror(s.postgres_dsn, s.postgres_schema) if s.postgres_dsn else None
+        stores = [self.store] if self.mirror is None else [self.store, self.mirror]
+        self.core = OptimizerCore(defaults, s.tick_ms, s.optimizer_window_ms, stores=stores,
                                   bounds=ControlBounds(election_floor_ms=s.election_floor_ms),
-                                  adapt_ticks=s.adapt_ticks, threshold_override=s.anomaly_threshold)
+                                  adapt_batching=s.adapt_batching, adapt_ticks=s.adapt_ticks,
+                                  threshold_override=s.anomaly_threshold)
         for name in ("load", "anomaly"):
             self._load_serving(name)
         self._next_height: int | None = None
-        self._received: int | None = None
+        self._arrivals_from: int | None = None  # the next ingress arrival bucket to ask for
         self._loop: asyncio.Task | None = None
         self._training: str | None = None
         self._metrics = {
@@ -125,7 +133,9 @@ class Optimizer:
             await self._follow_blocks(leader, now_ms)
         if self.settings.anomaly_hold:
             await self._push_hold()
-        decision = self.core.decide(time.time_ns() // 1_000_000)
+        if self.mirror is not None:
+            await self.mirror.flush()
+        decision = self.core.decide(now_ms)  # windows ending by the sample time: all their arrivals are in
         await self._push_knobs(decision.knobs)
         m = self._metrics
         m["max_batch_txs"].set(decision.knobs.max_batch_txs)
@@ -135,14 +145,17 @@ class Optimizer:
             m["forecast_tps"].set(max(decision.forecast_tps))
 
     async def _sample_ingress(self, now_ms: int) -> None:
+        """The ingress's arrivals since the last sample, each at its own arrival time (so a late
+        round still puts them in the right window)."""
+        since_ms = now_ms - ARRIVALS_LOOKBACK_MS if self._arrivals_from is None else self._arrivals_from
         try:
-            received = (await asyncio.wait_for(self._ingress.stats.remote(), CALL_TIMEOUT_S))["received"]
+            buckets = await asyncio.wait_for(self._ingress.arrivals.remote(since_ms), CALL_TIMEOUT_S)
         except (TimeoutError, ray.exceptions.RayError):
             return
-        if self._received is not None:
-            # A restarted ingress counts from 0 again: count what it received since.
-            self.core.observe_ingress(received - self._received if received >= self._received else received, now_ms)
-        self._received = received
+        for start_ms, count in buckets:
+            self.core.observe_ingress(count, start_ms)
+        if buckets:
+            self._arrivals_from = buckets[-1][0] + ARRIVAL_BUCKET_MS  # complete buckets only: no double count
 
     async def _sample_replicas(self, now_ms: int):
         """Health of every replica (timed: the round trip includes the replica's loop stalls);
@@ -211,7 +224,9 @@ class Optimizer:
 
     async def status(self) -> dict:
         return {**self.core.status(), "next_height": self._next_height, "flag_log": self.flag_log.last_sequence,
-                "features": self.store.counts(), "held_senders": len(self.flag_log.held()), "training": self._training}
+                "features": self.store.counts(), "held_senders": len(self.flag_log.held()), "training": self._training,
+                "postgres_mirror": None if self.mirror is None else {"error": self.mirror.last_error,
+                                                                     "dropped_rows": self.mirror.dropped}}
 
     async def release(self, sender: bytes) -> bool:
         """Stop holding `sender` (the hold policy); False if it was not held. Takes effect at the

@@ -54,6 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--anomaly-threshold", type=float, help="flag above this score (default: the model's own)")
     p.add_argument("--anomaly-hold", action="store_true",
                    help="refuse flagged senders' further transactions until `aurigraph models release`")
+    p.add_argument("--fixed-batching", action="store_true",
+                   help="with --optimizer: keep --max-batch-txs / --batch-wait-ms (anomaly scoring only)")
     p.add_argument("--fixed-ticks", action="store_true",
                    help="with --optimizer: keep the configured election/heartbeat ticks")
     p.add_argument("--stream-queue-events", type=int, default=gw.stream_queue_events,
@@ -71,7 +73,7 @@ def settings_from_args(args: argparse.Namespace) -> NodeSettings:
                             batch_wait_ms=args.batch_wait_ms, postgres_dsn=args.postgres_dsn or None,
                             postgres_schema=args.postgres_schema, optimizer=args.optimizer,
                             anomaly_threshold=args.anomaly_threshold, anomaly_hold=args.anomaly_hold,
-                            adapt_ticks=not args.fixed_ticks)
+                            adapt_batching=not args.fixed_batching, adapt_ticks=not args.fixed_ticks)
     except ValueError as e:
         raise CliError(str(e)) from None
 

@@ -8,8 +8,9 @@ Per ingress / queue sample (`observe_ingress`, `observe_pending`) and replica lo
 (`observe_loop`, `observe_rtt`): the window aggregates and the cost estimates.
 Once a window (`decide`): the closed windows go to the store, the load model forecasts the next
 windows' ingress rate, and `aurigraph.ml.controller` turns forecast and measurements into the
-knobs. Without a usable load model the knobs stay the node's fixed settings (the reason is in
-`fallback`), and only the election timing adapts (it needs measurements, not a model).
+knobs. Without a usable load model (the reason is in `fallback`), or with `adapt_batching` off, the
+batching knobs stay the node's fixed settings; the election timing adapts unless `adapt_ticks` is
+off (it needs measurements, not a model).
 
 Models are swapped whole between two calls (`use_model`): a decision is made with one version.
 Each decision's and each block's inference time is kept (`inference_ms`) so the hot-path cost is
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,19 +73,21 @@ def _p99(values) -> float:
 
 
 class OptimizerCore:
-    def __init__(self, defaults: BatchKnobs, tick_ms: int, window_ms: int, *, store=None,
-                 bounds: ControlBounds | None = None, adapt_ticks: bool = True,
+    def __init__(self, defaults: BatchKnobs, tick_ms: int, window_ms: int, *, stores: Sequence = (),
+                 bounds: ControlBounds | None = None, adapt_batching: bool = True, adapt_ticks: bool = True,
                  threshold_override: float | None = None,
                  perf_ms: Callable[[], float] = lambda: time.perf_counter() * 1000) -> None:
-        """`defaults`: the node's fixed knobs (the fallback). `store`: a `FeatureStore`, or None to
-        keep nothing. `perf_ms`: a monotonic clock for inference timings only."""
+        """`defaults`: the node's fixed knobs (the fallback). `stores`: where feature rows go (each
+        with `put_windows` / `put_txs`: the `FeatureStore`, a `PgMirror`); none keeps nothing.
+        `perf_ms`: a monotonic clock for inference timings only."""
         self.defaults = defaults
         self.knobs = defaults
         self.tick_ms = tick_ms
         self.bounds = bounds or ControlBounds()
+        self.adapt_batching = adapt_batching
         self.adapt_ticks = adapt_ticks
         self.threshold_override = threshold_override
-        self.store = store
+        self.stores = tuple(stores)
         self.extractor = TxFeatureExtractor()
         self.windows = WindowAggregator(window_ms)
         self.rates: deque[float] = deque(maxlen=RATE_HISTORY)
@@ -149,8 +152,9 @@ class OptimizerCore:
                 flags.append(Flag(tx.tx_id, tx.body.sender, block.header.height, float(scores[i]),
                                   scorer.threshold, version, now_ms))
             self.flagged += len(flags)
-        if self.store is not None:
-            self.store.put_txs(now_ms, [tx.tx_id for tx in txs], x, scores)
+        ids = [tx.tx_id for tx in txs]
+        for store in self.stores:
+            store.put_txs(now_ms, ids, x, scores)
         self.windows.on_block(len(txs), size_bytes, max(0, now_ms - block.header.timestamp_ms),
                               (tx.body.sender for tx in txs), now_ms)
         return flags
@@ -177,8 +181,9 @@ class OptimizerCore:
     def decide(self, now_ms: int) -> Decision:
         """Close the windows due by `now_ms` and choose the knobs for what comes next."""
         closed = self.windows.close(now_ms)
-        if closed and self.store is not None:
-            self.store.put_windows(closed)
+        if closed:
+            for store in self.stores:
+                store.put_windows(closed)
         self.rates.extend(float(w.values[_INGRESS]) for w in closed)
         forecast: tuple[float, ...] = ()
         knobs = self.knobs
@@ -190,7 +195,7 @@ class OptimizerCore:
                 forecast = tuple(float(r) for r in predict_rates(net, np.fromiter(self.rates, np.float64)))
                 knobs = decide_batching(forecast, knobs, self.bounds)
                 self.inference_ms["load"].append(self._perf_ms() - started)
-        else:
+        if self.load is None or not self.adapt_batching:
             knobs = with_batching_of(knobs, self.defaults)
         if self.adapt_ticks:
             rtt_p99_ms = _p99(self.rtt_ms)

@@ -82,3 +82,66 @@ async def write_txs(pool, schema: str, at_ms: int, tx_ids: Sequence[bytes], X: n
     rows = [(bytes(i), at_ms, s, *map(float, row)) for i, s, row in zip(tx_ids, score_list, X.tolist(), strict=True)]
     async with pool.acquire() as conn, conn.transaction():
         await conn.executemany(sql, rows)
+
+
+class PgMirror:
+    """The optimizer's PostgreSQL mirror: it takes the same `put_windows` / `put_txs` calls as the
+    feature store (the optimizer core writes to both), buffers them, and writes them when the actor
+    calls `flush` once a round. Best effort: PostgreSQL being down delays the mirror (the buffer
+    keeps the newest `max_buffered` rows; older ones are dropped and counted in `dropped`), and
+    never the optimizer."""
+
+    def __init__(self, dsn: str, schema: str, max_buffered: int = 200_000) -> None:
+        self.dsn, self.schema, self.max_buffered = dsn, schema, max_buffered
+        self.dropped = 0
+        self.last_error: str | None = None
+        self._windows: list[WindowRecord] = []
+        self._txs: list[tuple[int, list[bytes], np.ndarray, np.ndarray | None]] = []
+        self._buffered = 0
+        self._pool = None
+
+    def put_windows(self, records: Sequence[WindowRecord]) -> None:
+        self._windows.extend(records)
+        self._bound()
+
+    def put_txs(self, at_ms: int, tx_ids: Sequence[bytes], X: np.ndarray, scores: np.ndarray | None) -> None:
+        self._txs.append((at_ms, list(tx_ids), np.array(X, dtype=np.float32),
+                          None if scores is None else np.array(scores, dtype=np.float32)))
+        self._buffered += len(tx_ids)
+        self._bound()
+
+    def _bound(self) -> None:
+        while self._buffered > self.max_buffered and self._txs:
+            self._buffered -= len(self._txs[0][1])
+            self.dropped += len(self._txs.pop(0)[1])
+        if len(self._windows) > self.max_buffered:
+            self.dropped += len(self._windows) - self.max_buffered
+            del self._windows[: len(self._windows) - self.max_buffered]
+
+    async def flush(self) -> None:
+        """Write what is buffered; on failure keep it for the next call and remember the error."""
+        import asyncpg
+
+        try:
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(self.dsn, min_size=0, max_size=2, timeout=5, command_timeout=30)
+                async with self._pool.acquire() as conn:
+                    await ensure_tables(conn, self.schema)
+            if self._windows:
+                await write_windows(self._pool, self.schema, self._windows)
+                self._windows = []
+            while self._txs:
+                at_ms, ids, X, scores = self._txs[0]
+                await write_txs(self._pool, self.schema, at_ms, ids, X, scores)
+                self._txs.pop(0)
+                self._buffered -= len(ids)
+            self.last_error = None
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as e:
+            self.last_error = f"{type(e).__name__}: {e}"
+            if self._pool is not None and isinstance(e, (OSError, asyncpg.InterfaceError)):
+                await self.close()  # reconnect next time
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            pool.terminate()

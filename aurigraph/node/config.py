@@ -45,6 +45,7 @@ class NodeSettings(BaseModel):
     optimizer_window_ms: int = Field(1000, ge=100, le=60_000)
     anomaly_threshold: float | None = Field(None, gt=0)  # overrides the serving model's own
     anomaly_hold: bool = False  # refuse flagged senders' further transactions until released
+    adapt_batching: bool = True  # batch size / wait / pipeline depth from the load forecast
     adapt_ticks: bool = True  # election / heartbeat ticks from observed round trips (never below the floor)
     election_floor_ms: int = Field(1000, ge=100)
 

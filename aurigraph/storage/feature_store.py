@@ -8,8 +8,10 @@ Layout (one RocksDB, raw bytes, big-endian integers so scans run in time order):
     b"X" + u64 at_ms + u64 seq    -> u8 id length, tx id, float32 score (NaN: not scored), float32 features
 
 The sequence number makes rows at the same millisecond distinct and keeps them in write order.
-Each `put_*` is one synced write batch (rows and counters together), so counts match rows after a
-crash. The store is bounded: once a kind holds more than its maximum plus 10% headroom, its
+Each `put_*` is one atomic write batch (rows and counters together), so counts match rows after a
+crash. The batches are not fsync'd (`write_atomically`): the optimizer writes one per block, and
+fsyncs of training data would compete with the replicas' for the disk; a process crash loses
+nothing, a machine crash at most the last moments' rows. The store is bounded: once a kind holds more than its maximum plus 10% headroom, its
 oldest rows are deleted down to the maximum in one more batch, so trimming is paid once per ~10%
 of the maximum written, not on every write.
 A store written with other feature names refuses to open (`FeatureSetMismatch`): rows are
@@ -26,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from aurigraph.ml.features import TX_FEATURES, WINDOW_FEATURES, WindowRecord
-from aurigraph.storage.rocks import new_batch, open_db, scan_prefix, write_durably
+from aurigraph.storage.rocks import new_batch, open_db, scan_prefix, write_atomically, write_durably
 
 FORMAT_VERSION = 1
 _META_FEATURES = b"Mfeatures"
@@ -74,7 +76,7 @@ class FeatureStore:
         return {"windows": self._counts[_WINDOW], "txs": self._counts[_TX]}
 
     def put_windows(self, records: Sequence[WindowRecord]) -> None:
-        """Append closed windows durably (one synced batch)."""
+        """Append closed windows (one atomic batch)."""
         batch = new_batch()
         for record in records:
             values = np.asarray(record.values, dtype=_F32)
@@ -85,7 +87,7 @@ class FeatureStore:
 
     def put_txs(self, at_ms: int, tx_ids: Sequence[bytes], X: np.ndarray, scores: np.ndarray | None) -> None:
         """Append one batch of tx feature rows seen at `at_ms` (and their anomaly scores, if scored)
-        durably (one synced batch)."""
+        (one atomic batch)."""
         X = np.asarray(X, dtype=_F32)
         if X.shape != (len(tx_ids), len(self.tx_features)):
             raise ValueError(f"X has shape {X.shape}, expected ({len(tx_ids)}, {len(self.tx_features)})")
@@ -159,7 +161,7 @@ class FeatureStore:
 
     def _commit(self, batch, prefix: bytes, added: int) -> None:
         """Write `batch` with the new counters; if that passes the headroom, delete the oldest rows
-        down to the maximum in a second synced batch. Each batch carries its counters, so rows and
+        down to the maximum in a second batch. Each batch carries its counters, so rows and
         counts never disagree on disk."""
         self._counts[prefix] += added
         self._write(batch)
@@ -175,7 +177,7 @@ class FeatureStore:
 
     def _write(self, batch) -> None:
         batch.put(_META_STATE, _STATE.pack(self._seq, self._counts[_WINDOW], self._counts[_TX]))
-        write_durably(self._db, batch)
+        write_atomically(self._db, batch)
 
 
 def save_npz(path: Path, dataset: dict[str, np.ndarray]) -> dict[str, int]:

@@ -1,5 +1,7 @@
 """The anomaly audit log: every transaction the anomaly model flagged, numbered 1, 2, … in the
-order they were flagged, durable (each `append` is one fsync'd batch) and never rewritten.
+order they were flagged, durable (each `append` is one fsync'd batch) and never rewritten. It is
+bounded: past `max_flags` (plus 10%) the oldest are deleted down to `max_flags`, so a threshold
+that flags far too much cannot fill the disk; sequence numbers keep counting.
 
 Layout (one RocksDB):
     b"F" + u64 sequence -> the flag's encoded record (`AnomalyFlagged` bytes, `aurigraph.codec.models`)
@@ -21,10 +23,13 @@ _U64 = struct.Struct(">Q")
 
 
 class FlagLog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_flags: int = 1_000_000) -> None:
         self._db = open_db(Path(path))
+        self.max_flags = max_flags
         last = last_with_prefix(self._db, _FLAG)
         self.last_sequence = 0 if last is None else _U64.unpack(last[0][1:])[0]
+        first = next(scan_prefix(self._db, _FLAG), None)
+        self.first_sequence = self.last_sequence + 1 if first is None else _U64.unpack(first[0][1:])[0]
 
     def append(self, encode, flags: Sequence) -> list[int]:
         """Store `encode(flag, sequence)` for each flag under the next sequence numbers; returns them."""
@@ -38,6 +43,13 @@ class FlagLog:
             sequences.append(sequence)
         write_durably(self._db, batch)
         self.last_sequence = sequences[-1]
+        kept = self.last_sequence - self.first_sequence + 1
+        if kept > self.max_flags + max(1, self.max_flags // 10):
+            trim = new_batch()
+            new_first = self.last_sequence - self.max_flags + 1
+            trim.delete_range(_FLAG + _U64.pack(self.first_sequence), _FLAG + _U64.pack(new_first))
+            write_durably(self._db, trim)
+            self.first_sequence = new_first
         return sequences
 
     def read(self, from_sequence: int, limit: int) -> list[bytes]:

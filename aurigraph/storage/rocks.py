@@ -33,6 +33,13 @@ def write_durably(db: Rdict, batch: WriteBatch) -> None:
     db.write(batch, _SYNC)
 
 
+def write_atomically(db: Rdict, batch: WriteBatch) -> None:
+    """Apply `batch` atomically without waiting for the disk: it survives a crash of the process
+    (RocksDB's log is in the OS's hands) but not necessarily of the machine. For data that nothing
+    acknowledged depends on, written often enough that fsyncs would compete with the ledger's."""
+    db.write(batch)
+
+
 def scan_prefix(db: Rdict, prefix: bytes, start: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
     """Items whose key starts with `prefix`, in key order, from `start` (a key with that prefix) on."""
     it = db.iter()

@@ -54,7 +54,7 @@ def test_it_serves_the_shipped_models_and_tunes_every_replica(tuned):
     assert status["serving"] == {"load": 1, "anomaly": 1} and status["fallback"] == {}
     defaults = settings.consensus_config(1).knobs
     # At this low load the controller proposes at once in small blocks, on every replica.
-    wait_until(lambda: all(knobs_of(i).batch_wait_ms == 1 and knobs_of(i).max_batch_txs < defaults.max_batch_txs
+    wait_until(lambda: all(knobs_of(i).batch_wait_ms == 0 and knobs_of(i).max_batch_txs < defaults.max_batch_txs
                            for i in (1, 2, 3)), 30, "the optimizer's knobs on every replica")
     assert knobs_of(1).election_ticks * settings.tick_ms >= settings.election_floor_ms
     wait_until(lambda: ray.get(optimizer.status.remote())["scored"] >= 4, 30, "the funding transfers scored")
@@ -84,8 +84,11 @@ def test_models_swap_and_retrain_under_load_without_losing_a_transaction(tuned):
         for _ in range(3):
             ray.get(optimizer.rollback.remote("anomaly"))
             ray.get(optimizer.promote.remote("anomaly", 2))
-        wait_until(lambda: ray.get(optimizer.status.remote())["features"]["windows"] >= 320, 120,
-                   "300 windows of load history")
+        try:
+            wait_until(lambda: ray.get(optimizer.status.remote())["features"]["windows"] >= 320, 240,
+                       "300 windows of load history")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; optimizer status: {ray.get(optimizer.status.remote())}") from None
         load_result = decode_json("retrain", ray.get(optimizer.retrain.remote("load", 0, True), timeout=600))
         assert load_result["promoted"] and "mae_tps" in load_result["candidate_metrics"]
         ray.get(optimizer.rollback.remote("load"))

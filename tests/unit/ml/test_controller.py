@@ -20,8 +20,10 @@ def test_low_load_proposes_at_once_with_small_blocks():
 
 def test_a_coming_burst_sizes_blocks_for_its_peak():
     knobs = decide_batching([500.0, 2_000.0, 8_000.0], DEFAULTS, BOUNDS)
+    assert BOUNDS.min_batch_txs < 8_000 < BOUNDS.max_batch_txs
     assert knobs.batch_wait_ms == BOUNDS.busy_wait_ms
     assert knobs.max_batch_txs == 8_000 * BOUNDS.block_interval_ms // 1000  # the peak, not the mean
+    assert knobs.max_inflight_appends > BOUNDS.min_inflight_appends
     huge = decide_batching([10**7], DEFAULTS, BOUNDS)
     assert huge.max_batch_txs == BOUNDS.max_batch_txs
 
@@ -35,7 +37,7 @@ def test_the_election_timeout_never_goes_below_the_floor():
     knobs = decide_ticks(DEFAULTS, tick_ms=20, rtt_p99_ms=0.5, observed_stall_ms=3.0, apply_ms_per_tx=0.0,
                          bounds=BOUNDS)
     assert knobs.election_ticks == BOUNDS.election_floor_ms // 20
-    assert knobs.heartbeat_ticks == 1
+    assert knobs.heartbeat_ticks == BOUNDS.min_heartbeat_ms // 20  # never more often than the minimum
 
 
 def test_an_observed_stall_longer_than_the_model_raises_the_timeout():

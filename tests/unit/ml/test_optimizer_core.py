@@ -72,11 +72,11 @@ def test_a_forecast_sets_batch_size_and_wait_once_there_is_history():
     assert decisions[2].forecast_tps == ()  # 3 windows < lookback 4: keep what is in force
     assert decisions[2].knobs == DEFAULTS
     assert decisions[3].forecast_tps == pytest.approx((4_000.0,) * 3, rel=1e-4)
-    assert (decisions[3].knobs.max_batch_txs, decisions[3].knobs.batch_wait_ms) == (1_000, 5)
+    assert (decisions[3].knobs.max_batch_txs, decisions[3].knobs.batch_wait_ms) == (4_000, 2)
     assert decisions[3].knobs.election_ticks == DEFAULTS.election_ticks  # adapt_ticks off
     core.use_model("load", 5, load_net(20.0))  # a swap: the next decision uses the new version
     quiet = run_windows(core, [10])[0]
-    assert (quiet.knobs.max_batch_txs, quiet.knobs.batch_wait_ms) == (256, 1)
+    assert (quiet.knobs.max_batch_txs, quiet.knobs.batch_wait_ms) == (1_000, 0)
     assert core.status()["serving"]["load"] == 5
     assert core.status()["inference_p99_ms"]["load"] > 0
 
@@ -103,7 +103,7 @@ def test_a_model_of_the_wrong_kind_is_refused_and_the_current_one_kept():
 
 def test_transactions_above_the_threshold_are_flagged(txs, tmp_path):
     store = FeatureStore(tmp_path / "features")
-    core = OptimizerCore(DEFAULTS, tick_ms=20, window_ms=1000, store=store)
+    core = OptimizerCore(DEFAULTS, tick_ms=20, window_ms=1000, stores=[store])
     normal = block(1, txs[:100])
     probe = OptimizerCore(DEFAULTS, tick_ms=20, window_ms=1000)
     probe.use_model("anomaly", 1, anomaly_net(1e9))
@@ -126,3 +126,10 @@ def test_the_threshold_override_wins_over_the_models_own():
     core = OptimizerCore(DEFAULTS, tick_ms=20, window_ms=1000, threshold_override=0.5)
     core.use_model("anomaly", 1, anomaly_net(99.0))
     assert core.status()["threshold"] == 0.5
+
+
+def test_with_adaptive_batching_off_it_forecasts_but_keeps_the_fixed_batching():
+    core = OptimizerCore(DEFAULTS, tick_ms=20, window_ms=1000, adapt_batching=False, adapt_ticks=False)
+    core.use_model("load", 1, load_net(4_000.0))
+    decision = run_windows(core, [10] * 5)[-1]
+    assert decision.forecast_tps and decision.knobs == DEFAULTS
