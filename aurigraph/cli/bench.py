@@ -84,6 +84,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--json", action="store_true", help="print the JSON result instead of a table")
     m.set_defaults(func=cmd_models)
 
+    o = b_sub.add_parser("optimizer", help="replay an idle → ramp → burst → idle trace through a fresh node with "
+                         "the optimizer and with each fixed batching setting: TPS and p99 finality")
+    o.add_argument("--fixed", default="10000/5,2000/5,500/1", help="fixed MAX_BATCH_TXS/BATCH_WAIT_MS settings to "
+                   "compare, comma-separated (default: %(default)s; 10000/5 is the node's default)")
+    o.add_argument("--peak-tps", type=float, default=3_500.0, help="the burst's offered rate")
+    o.add_argument("--seed", type=int, default=11, help="trace seed (the load model was trained on seed 0)")
+    o.add_argument("--replicas", type=int, default=3)
+    o.add_argument("--rounds", type=int, default=1, help="repeat every setting; medians are reported")
+    o.add_argument("--out-dir", type=Path, default=DEFAULT_RESULTS_DIR)
+    o.add_argument("--json", action="store_true")
+    o.set_defaults(func=cmd_optimizer)
+
     y = b_sub.add_parser("sync", help="seconds for a wiped replica to catch up (snapshot + log tail) with a chain "
                          "of N transactions, vs copying the same ledger state in process")
     y.add_argument("--txs", type=int, default=1_000_000, help="committed transactions in the chain")
@@ -242,6 +254,23 @@ def cmd_models(args: argparse.Namespace) -> int:
     result = models.run(args.seed, args.txs, lambda msg: print(msg, file=sys.stderr, flush=True))
     path = write_result("models", result, args.out_dir)
     print(json.dumps(result, indent=2) if args.json else models.format_result(result))
+    print(f"result written to {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_optimizer(args: argparse.Namespace) -> int:
+    from aurigraph.bench import adaptive
+
+    try:
+        fixed = [adaptive.Setting.parse_fixed(t) for t in args.fixed.split(",") if t.strip()]
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    if not fixed or args.peak_tps <= 0 or args.replicas < 1 or args.rounds < 1:
+        raise CliError("give at least one --fixed setting, --peak-tps > 0, --replicas >= 1 and --rounds >= 1")
+    result = adaptive.run(fixed, args.seed, args.peak_tps, args.replicas, args.rounds, _progress)
+    print(file=sys.stderr)
+    path = write_result("optimizer", result, args.out_dir)
+    print(json.dumps(result, indent=2) if args.json else adaptive.format_result(result))
     print(f"result written to {path}", file=sys.stderr)
     return 0
 
