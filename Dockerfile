@@ -17,9 +17,10 @@
 # - The same image runs in a Ray cluster (deploy/kuberay/raycluster.yaml): there it is started with
 #   `ray start --head --port=6380` and `aurigraph up --address 127.0.0.1:6380`.
 #
-# The `ml` extra (tensorflow-cpu, some 600 MB installed) is left out: no code path imports
-# TensorFlow yet (the optimizer is not started), and the node runs without it. When the optimizer
-# lands: docker build --build-arg EXTRAS=ml .   (EXTRAS is a comma-separated list of extras)
+# The `ml` extra (tensorflow-cpu, some 600 MB installed) is left out by default: the node, and the
+# optimizer serving its models (`aurigraph up --optimizer`, NumPy only), run without it. Only
+# retraining models on the cluster (`aurigraph models retrain`) needs it, on the Ray nodes that run
+# the training task: docker build --build-arg EXTRAS=ml .   (EXTRAS: a comma-separated list)
 
 ARG PYTHON_IMAGE=python:3.11-slim
 

@@ -12,6 +12,8 @@ import ray
 
 @ray.remote(num_cpus=1, max_retries=0)
 def train_candidate(name: str, data: dict, serving_artifact: bytes | None, seed: int) -> dict:
-    from models.retrain import retrain  # TensorFlow: only in this task's process
-
+    try:
+        from models.retrain import retrain  # TensorFlow: only in this task's process
+    except ImportError as e:
+        raise RuntimeError(f"retraining needs TensorFlow on the Ray nodes (pip install 'aurigraph[ml]'): {e}") from None
     return retrain(name, data, serving_artifact, seed)
