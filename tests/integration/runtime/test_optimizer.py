@@ -109,3 +109,21 @@ def test_models_swap_and_retrain_under_load_without_losing_a_transaction(tuned):
     listed = decode_json("versions", ray.get(optimizer.models.remote("")))["versions"]
     assert [(v["name"], v["version"], v["serving"]) for v in listed] == [
         ("load", 1, True), ("load", 2, False), ("anomaly", 1, False), ("anomaly", 2, True)]
+
+
+def test_the_python_api_for_data_scientists(tuned, tmp_path):
+    """`aurigraph.ml` from a session already connected to the cluster (as a Ray client would be)."""
+    import numpy as np
+
+    from aurigraph import ml
+
+    assert {(v["name"], v["serving"]) for v in ml.list_models()} >= {("load", True), ("anomaly", True)}
+    data = ml.dataset()
+    assert data["tx_X"].shape[1] == len(data["tx_features"]) and len(data["window_values"]) > 0
+    counts = ml.export_dataset(tmp_path / "features.npz")
+    with np.load(tmp_path / "features.npz") as saved:
+        assert len(saved["tx_at_ms"]) == counts["txs"] >= len(data["tx_at_ms"])
+    assert ml.status()["serving"]["anomaly"] is not None
+    assert int(ml.anomalies(1, 5)["next_sequence"]) >= 1  # uint64: a string in the JSON mapping
+    with pytest.raises(ValueError, match="unknown model"):
+        ml.retrain("weather")

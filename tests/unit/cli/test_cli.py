@@ -173,3 +173,17 @@ def test_installed_entry_point_runs():
         assert command in out
     bad = subprocess.run([exe, "keys", "show"], capture_output=True, text=True)
     assert bad.returncode == 2 and "usage" in bad.stderr
+
+
+def test_models_since_takes_durations_times_and_milliseconds():
+    from aurigraph.cli.common import CliError
+    from aurigraph.cli.models import parse_since
+
+    now_ms = 1_800_000_000_000
+    assert parse_since(None, now_ms) == 0
+    assert parse_since("30m", now_ms) == now_ms - 30 * 60_000
+    assert parse_since("2h", now_ms) == now_ms - 2 * 3_600_000
+    assert parse_since("1795600000000", now_ms) == 1_795_600_000_000
+    assert parse_since("2026-11-26T08:00:00Z", now_ms) == 1_795_680_000_000
+    with pytest.raises(CliError, match="30m / 2h / 7d"):
+        parse_since("yesterday", now_ms)
