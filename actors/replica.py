@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
 import random
 import secrets
 import shutil
@@ -51,6 +50,7 @@ from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir
 from aurigraph.node.replica import DriverSettings, ReplicaDriver, TxOutcome, TxStatus, messages_by_peer
 from aurigraph.storage.archive import shard_for
+from aurigraph.storage.durable import replace_file
 from aurigraph.storage.ledger_store import LedgerStore
 from aurigraph.storage.raft_log import RocksRaftStorage
 from aurigraph.storage.rocks import open_db
@@ -65,17 +65,6 @@ RESYNC_MARKER = "resync"  # in the replica's folder: wipe the log and ledger, wa
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def _write_durably(path: Path) -> None:
-    """Create an empty file that survives a crash right after this returns."""
-    with open(path, "wb") as f:
-        os.fsync(f.fileno())
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)
@@ -327,7 +316,7 @@ class ConsensusReplica:
         """Stop taking part in consensus and mark the folder for wiping; the caller then has Ray
         restart this actor (`ray.kill(handle, no_restart=False)`), which wipes and waits."""
         self._halted = self._halted or "being resynced"
-        _write_durably(self._folder / RESYNC_MARKER)
+        replace_file(self._folder / RESYNC_MARKER, b"")
 
     async def finish_resync(self) -> None:
         """Readmitted (a learner of the group): start catching up."""

@@ -30,6 +30,7 @@ import blake3
 
 from aurigraph import __version__
 from aurigraph.ml.forward import DenseNet
+from aurigraph.storage.durable import fsync_dir, replace_file
 
 MODEL_NAMES = ("load", "anomaly")
 _VERSION_DIR = re.compile(r"^\d{6}$")
@@ -66,24 +67,6 @@ def check_name(name: str) -> str:
     return name
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class ModelRegistry:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -106,7 +89,7 @@ class ModelRegistry:
             with open(staging / f, "rb") as fh:
                 os.fsync(fh.fileno())
         os.rename(staging, folder / f"{version.version:06d}")
-        _fsync_dir(folder)
+        fsync_dir(folder)
         return version
 
     def versions(self, name: str) -> list[ModelVersion]:
@@ -133,7 +116,7 @@ class ModelRegistry:
             raise ModelUnavailable(f"{name}: {path} is unreadable ({e})") from None
 
     def _set_history(self, name: str, history: list[int]) -> None:
-        _write_atomically(self.root / name / "serving.json", json.dumps({"history": history}).encode())
+        replace_file(self.root / name / "serving.json", json.dumps({"history": history}).encode())
 
     def serving(self, name: str) -> ModelVersion | None:
         history = self._history(name)

@@ -41,6 +41,7 @@ from rocksdict import AccessType, Checkpoint, Options, Rdict
 from aurigraph.codec.blocks import index_block_record
 from aurigraph.ledger import block_hash
 from aurigraph.storage.archive import BlockArchive
+from aurigraph.storage.durable import fsync_dir, replace_file
 from aurigraph.storage.raft_log import RocksRaftStorage
 from aurigraph.storage.state_store import RocksState
 
@@ -160,14 +161,9 @@ def write_manifest(root: Path, fields: dict, databases: dict[str, dict], progres
     meter.done()
     manifest = {"format": FORMAT, "version": VERSION, "created_ms": time.time_ns() // 1_000_000, **fields,
                 "databases": dict(sorted(databases.items())), "files": files}
-    tmp = root / (MANIFEST + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(manifest, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, root / MANIFEST)
+    replace_file(root / MANIFEST, json.dumps(manifest, indent=1).encode())
     for folder in _folders_of(root, paths):
-        _fsync_dir(folder)
+        fsync_dir(folder)
     return manifest
 
 
@@ -264,9 +260,9 @@ def restore(root: Path, target: Path, progress: Progress = _quiet) -> dict:
                 raise BackupError(f"restored database {rel} does not match the manifest: {found} != {expected}")
             progress(f"checked {rel}: {_summary(found)}")
         for folder in _folders_of(staging, [e["path"] for e in files]):
-            _fsync_dir(folder)
+            fsync_dir(folder)
         os.replace(staging, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -339,14 +335,6 @@ def _copy_checked(src: Path, dst: Path, entry: dict) -> None:
         raise BackupError(f"{entry['path']} changed while it was being restored (digest no longer matches)")
     mode = entry.get("mode")
     os.chmod(dst, mode & 0o777 if isinstance(mode, int) else 0o600)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class _Meter:

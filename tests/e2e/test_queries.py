@@ -22,7 +22,7 @@ from aurigraph.indexer.pg import drop_schema
 from aurigraph.ledger import Transfer
 from aurigraph.v1 import transaction_pb2
 from tests.e2e.conftest import EXE, start_stack
-from tests.integration.indexer.conftest import DSN
+from tests.integration.conftest import DSN
 
 COMMITTED = transaction_pb2.TRANSACTION_STATUS_COMMITTED
 

@@ -17,7 +17,7 @@ from aurigraph.node.datadir import DataDir
 from aurigraph.storage.archive import BlockArchive
 from aurigraph.storage.rocks import open_db
 from tests.conftest import committed_records as make_records
-from tests.integration.indexer.conftest import DSN
+from tests.integration.conftest import DSN
 
 BLOCKS, PER_BLOCK = 240, 20
 

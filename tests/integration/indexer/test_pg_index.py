@@ -22,7 +22,7 @@ from aurigraph.ledger import (
 )
 from tests.conftest import CHAIN_ID, NOW_MS
 from tests.conftest import committed_records as make_records
-from tests.integration.indexer.conftest import DSN
+from tests.integration.conftest import DSN
 
 
 def run(coro):

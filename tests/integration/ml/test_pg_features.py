@@ -4,24 +4,14 @@ once, readable by feature name."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import asyncpg
 import numpy as np
 import pytest
 
-from aurigraph.indexer.pg import drop_schema
 from aurigraph.ml.features import TX_FEATURES, WINDOW_FEATURES, WindowRecord
 from aurigraph.ml.pg_features import ensure_tables, write_txs, write_windows
-
-DSN = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture
-def schema():
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    yield name
-    asyncio.run(drop_schema(DSN, name))
+from tests.integration.conftest import DSN
 
 
 async def _mirror(schema: str):
@@ -42,8 +32,8 @@ async def _mirror(schema: str):
     return ids, X, w, t
 
 
-def test_mirror_writes_each_row_once_under_feature_names(schema):
-    ids, X, w, t = asyncio.run(_mirror(schema))
+def test_mirror_writes_each_row_once_under_feature_names(pg_schema):
+    ids, X, w, t = asyncio.run(_mirror(pg_schema))
     assert [tuple(r) for r in w] == [(0, 0.0, 7.0), (1000, 0.0, 7.0)]
     assert [bytes(r["tx_id"]) for r in t] == ids
     assert [r["at_ms"] for r in t] == [500, 500, 600]

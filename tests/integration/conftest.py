@@ -1,4 +1,5 @@
-"""A fresh PostgreSQL schema per test on the real server at 127.0.0.1:5432 (database `test`)."""
+"""Shared by the integration tests: a fresh PostgreSQL schema per test on the real server at
+127.0.0.1:5432 (database `test`)."""
 
 from __future__ import annotations
 
