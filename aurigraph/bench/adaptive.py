@@ -135,12 +135,12 @@ def run_setting(setting: Setting, rates: np.ndarray, replicas: int, progress: Ca
     from actors.launcher import start_node
     from actors.supervisor import NAMESPACE, OPTIMIZER_NAME, replica_name
     from aurigraph.codec import encode_signed, sign_transaction
+    from aurigraph.codec.consensus import decode_status
     from aurigraph.crypto import generate_keypair
     from aurigraph.keystore import load_keypair
     from aurigraph.ledger import Transfer, TxBody
     from aurigraph.node.config import NodeSettings
     from aurigraph.node.datadir import DataDir, prepare
-    from aurigraph.v1 import consensus_pb2
 
     def replica(node_id: int):
         return ray.get_actor(replica_name(node_id), namespace=NAMESPACE)
@@ -157,7 +157,7 @@ def run_setting(setting: Setting, rates: np.ndarray, replicas: int, progress: Ca
         try:
             client = NodeClient(node.ingress, genesis.chain_id, load_keypair(data.faucet_key, data.passphrase()))
             client.fund_senders(SENDERS)
-            first_term = consensus_pb2.ConsensusStatus.FromString(ray.get(replica(node.leader).status.remote())).term
+            first_term = decode_status(ray.get(replica(node.leader).status.remote())).term
             plan = ticks(rates)
             progress(f"{setting.label}: signing {sum(n for n, _ in plan)} transactions …")
             recipient = generate_keypair().address
@@ -177,7 +177,7 @@ def run_setting(setting: Setting, rates: np.ndarray, replicas: int, progress: Ca
             result = asyncio.run(_replay(node.ingress, batches, progress))
             # New terms during the trace: elections (a timeout too short for the replicas' stalls
             # shows here) and stake-weighted leader hand-overs.
-            status = consensus_pb2.ConsensusStatus.FromString(ray.get(replica(node.leader).status.remote()))
+            status = decode_status(ray.get(replica(node.leader).status.remote()))
             result["new_terms"] = status.term - first_term
             if setting.optimizer:
                 result["optimizer_status"] = ray.get(

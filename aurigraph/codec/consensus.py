@@ -154,3 +154,8 @@ def status_from_proto(m: pb.ConsensusStatus) -> ConsensusStatus:
     return ConsensusStatus(m.term, m.leader_id, m.commit_index, m.applied_index,
                            tuple(replica_progress_from_proto(p) for p in m.replicas), knobs_from_proto(m.knobs),
                            m.height)
+
+
+def decode_status(data: bytes) -> ConsensusStatus:
+    """`ConsensusStatus` bytes (as `ConsensusReplica.status` answers) to the core's dataclass."""
+    return status_from_proto(pb.ConsensusStatus.FromString(data))

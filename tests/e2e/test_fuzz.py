@@ -33,7 +33,10 @@ def test_no_rest_request_gets_a_server_error(stack):
         def check(case):
             response = case.call(base_url=stack.url, timeout=30)
             seen[response.status_code] = seen.get(response.status_code, 0) + 1
-            assert response.status_code < 500 or (response.status_code == 503 and "retry-after" in response.headers), (
+            # 503 must say when to retry; 501 is the documented answer of a feature this node runs
+            # without (the PostgreSQL index, the optimizer), never a failure.
+            assert (response.status_code < 500 or (response.status_code == 503 and "retry-after" in response.headers)
+                    or (response.status_code == 501 and response.json().get("code") == "NOT_IMPLEMENTED")), (
                 f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}")
         try:
             check()

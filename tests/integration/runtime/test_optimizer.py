@@ -13,21 +13,20 @@ import ray
 from actors.client import NodeClient
 from actors.launcher import start_node
 from actors.supervisor import NAMESPACE, OPTIMIZER_NAME
-from aurigraph.codec.consensus import status_from_proto
+from aurigraph.codec.consensus import decode_status
 from aurigraph.codec.models import decode_json
 from aurigraph.crypto import generate_keypair
 from aurigraph.keystore import load_keypair
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir, prepare
 from aurigraph.node.replica import TxStatus
-from aurigraph.v1 import consensus_pb2
 from tests.integration.runtime.conftest import replica, wait_until
 
 WINDOW_MS = 100  # 300 windows (the load model's minimum to retrain) in 30 s
 
 
 def knobs_of(node_id: int):
-    return status_from_proto(consensus_pb2.ConsensusStatus.FromString(ray.get(replica(node_id).status.remote()))).knobs
+    return decode_status(ray.get(replica(node_id).status.remote())).knobs
 
 
 def launch(root, **overrides):
