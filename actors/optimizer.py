@@ -208,7 +208,7 @@ class Optimizer:
     async def _push_hold(self) -> None:
         """The whole held list, every round: a restarted ingress gets it back, a release takes effect."""
         try:
-            await asyncio.wait_for(self._ingress.hold_senders.remote(sorted(self.flag_log.held())), CALL_TIMEOUT_S)
+            await asyncio.wait_for(self._ingress.hold_senders.remote(sorted(self.flag_log.held)), CALL_TIMEOUT_S)
         except (TimeoutError, ray.exceptions.RayError):
             pass
 
@@ -224,7 +224,7 @@ class Optimizer:
 
     async def status(self) -> dict:
         return {**self.core.status(), "next_height": self._next_height, "flag_log": self.flag_log.last_sequence,
-                "features": self.store.counts(), "held_senders": len(self.flag_log.held()), "training": self._training,
+                "features": self.store.counts(), "held_senders": len(self.flag_log.held), "training": self._training,
                 "postgres_mirror": None if self.mirror is None else {"error": self.mirror.last_error,
                                                                      "dropped_rows": self.mirror.dropped}}
 
@@ -285,11 +285,10 @@ class Optimizer:
         self._training = name
         try:
             data, window = await asyncio.to_thread(self._training_data, name, since_ms)
-            serving = self.registry.serving(name)
-            serving_artifact = None
-            if serving is not None:
-                serving_artifact = (self.registry.root / name / "versions" / f"{serving.version:06d}" / "model.npz"
-                                    ).read_bytes()
+            try:
+                serving_artifact = self.registry.artifact(name)[1]
+            except ModelUnavailable:
+                serving_artifact = None  # none serving, or its file is damaged: the candidate competes alone
             log.info("retraining the %s model on %d rows", name, window["rows"])
             result = await train_candidate.remote(name, data, serving_artifact, seed)
             candidate = self.registry.register(name, result["artifact"], metrics=result["candidate"],

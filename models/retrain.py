@@ -110,14 +110,22 @@ def _epochs(train_rows: int, batch: int, budget_steps: int, max_epochs: int) -> 
     return max(5, min(max_epochs, budget_steps // math.ceil(train_rows / batch)))
 
 
-def _decode(artifact: bytes | None) -> tuple[DenseNet | None, str]:
-    """The serving net, or None and why not ("" when there simply is none)."""
+def _serving(artifact: bytes | None, kind: str, evaluate, cannot: str) -> tuple[DenseNet | None, dict, str]:
+    """The serving net, its metrics (`evaluate(net)`) and "" — or None, {} and why it is treated
+    as absent ("" when there simply is none): it does not decode, is another kind of model, or
+    cannot be evaluated on these data (`cannot` says what it could not do)."""
     if artifact is None:
-        return None, ""
+        return None, {}, ""
     try:
-        return DenseNet.from_bytes(artifact), ""
+        net = DenseNet.from_bytes(artifact)
     except ValueError as exc:
-        return None, f"the serving artifact does not decode ({exc}), so it was treated as absent"
+        return None, {}, f"the serving artifact does not decode ({exc}), so it was treated as absent"
+    try:
+        if net.params.get("kind") != kind:
+            raise ValueError(f"its kind is {net.params.get('kind')!r}")
+        return net, _numeric(evaluate(net)), ""
+    except (ValueError, KeyError, TypeError) as exc:
+        return None, {}, f"the serving model cannot {cannot} ({exc}), so it was treated as absent"
 
 
 def _numeric(metrics: dict) -> dict:
@@ -126,16 +134,8 @@ def _numeric(metrics: dict) -> dict:
 
 
 def _retrain_load(rates: np.ndarray, serving_artifact: bytes | None, seed: int) -> dict:
-    serving, note = _decode(serving_artifact)
-    serving_metrics: dict = {}
-    if serving is not None:
-        try:
-            if serving.params.get("kind") != "load":
-                raise ValueError(f"its kind is {serving.params.get('kind')!r}")
-            serving_metrics = _numeric(load_model.evaluate(serving, rates))
-        except (ValueError, KeyError, TypeError) as exc:
-            serving = None
-            note = f"the serving model cannot forecast these rates ({exc}), so it was treated as absent"
+    serving, serving_metrics, note = _serving(serving_artifact, "load", lambda net: load_model.evaluate(net, rates),
+                                              "forecast these rates")
     samples = rates.shape[0] - LOAD_LOOKBACK - LOAD_HORIZON + 1
     epochs = _epochs(round(samples * (1 - HOLDOUT_FRACTION)), LOAD_BATCH, LOAD_STEP_BUDGET, LOAD_MAX_EPOCHS)
     trained = load_model.train(rates, lookback=LOAD_LOOKBACK, horizon=LOAD_HORIZON, epochs=epochs,
@@ -182,16 +182,9 @@ def _retrain_anomaly(x: np.ndarray, serving_artifact: bytes | None, seed: int) -
     eval_x, eval_labels = labelled_rows(EVAL_SEED_OFFSET + seed, EVAL_TXS)
     injected_x, injected_labels = labelled_rows(INJECTED_SEED_OFFSET + seed, INJECTED_TXS)
 
-    serving, note = _decode(serving_artifact)
-    serving_metrics: dict = {}
-    if serving is not None:
-        try:
-            if serving.params.get("kind") != "anomaly":
-                raise ValueError(f"its kind is {serving.params.get('kind')!r}")
-            serving_metrics = _numeric(_anomaly_metrics(serving, eval_x, eval_labels, holdout))
-        except ValueError as exc:
-            serving = None
-            note = f"the serving model cannot score these rows ({exc}), so it was treated as absent"
+    serving, serving_metrics, note = _serving(
+        serving_artifact, "anomaly", lambda net: _anomaly_metrics(net, eval_x, eval_labels, holdout),
+        "score these rows")
 
     anomalous = injected_x[injected_labels]
     fit_rows = round(train_x.shape[0] * (1 - anomaly_model.CALIBRATION_FRACTION)

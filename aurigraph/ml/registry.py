@@ -149,6 +149,15 @@ class ModelRegistry:
     def load(self, name: str, version: int | None = None) -> tuple[ModelVersion, DenseNet]:
         """The serving version (or `version`) and its decoded model; `ModelUnavailable` if there is
         none or its artifact is missing, altered or undecodable."""
+        meta, artifact = self.artifact(name, version)
+        try:
+            return meta, DenseNet.from_bytes(artifact)
+        except ValueError as e:
+            raise ModelUnavailable(f"{name} v{meta.version}: its model.npz is not a valid model ({e})") from None
+
+    def artifact(self, name: str, version: int | None = None) -> tuple[ModelVersion, bytes]:
+        """The serving version (or `version`) and its artifact bytes, checked against the checksum;
+        `ModelUnavailable` if there is none or the file is missing or altered."""
         meta = self.serving(name) if version is None else self.version(name, version)
         if meta is None:
             raise ModelUnavailable(f"{name}: no serving version in {self.root}")
@@ -159,10 +168,7 @@ class ModelRegistry:
             raise ModelUnavailable(f"{name} v{meta.version}: cannot read {path} ({e.strerror})") from None
         if blake3.blake3(artifact).hexdigest() != meta.checksum:
             raise ModelUnavailable(f"{name} v{meta.version}: {path} does not match its checksum (corrupt)")
-        try:
-            return meta, DenseNet.from_bytes(artifact)
-        except ValueError as e:
-            raise ModelUnavailable(f"{name} v{meta.version}: {path} is not a valid model ({e})") from None
+        return meta, artifact
 
     def seed_from(self, shipped: Path) -> list[ModelVersion]:
         """Register and promote the artifacts shipped in `shipped/<name>/` (model.npz, meta.json)

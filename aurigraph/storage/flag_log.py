@@ -30,6 +30,8 @@ class FlagLog:
         self.last_sequence = 0 if last is None else _U64.unpack(last[0][1:])[0]
         first = next(scan_prefix(self._db, _FLAG), None)
         self.first_sequence = self.last_sequence + 1 if first is None else _U64.unpack(first[0][1:])[0]
+        # The held senders, also kept in memory: the optimizer sends them to the ingress every round.
+        self.held: set[bytes] = {key[len(_HELD):] for key, _ in scan_prefix(self._db, _HELD)}
 
     def append(self, encode, flags: Sequence) -> list[int]:
         """Store `encode(flag, sequence)` for each flag under the next sequence numbers; returns them."""
@@ -61,22 +63,24 @@ class FlagLog:
             records.append(value)
         return records
 
-    def held(self) -> set[bytes]:
-        return {key[len(_HELD):] for key, _ in scan_prefix(self._db, _HELD)}
-
     def hold(self, senders: set[bytes]) -> None:
+        new = senders - self.held
+        if not new:
+            return
         batch = new_batch()
-        for sender in senders:
+        for sender in new:
             batch.put(_HELD + sender, b"")
         write_durably(self._db, batch)
+        self.held |= new
 
     def release(self, sender: bytes) -> bool:
         """Stop holding `sender`; False if it was not held."""
-        if self._db.get(_HELD + sender) is None:
+        if sender not in self.held:
             return False
         batch = new_batch()
         batch.delete(_HELD + sender)
         write_durably(self._db, batch)
+        self.held.discard(sender)
         return True
 
     def close(self) -> None:

@@ -37,6 +37,6 @@ def test_held_senders_persist_until_released(tmp_path):
     log.hold({b"s1", b"s2"})
     log.close()
     log = FlagLog(tmp_path / "flags")
-    assert log.held() == {b"s1", b"s2"}
+    assert log.held == {b"s1", b"s2"}
     assert log.release(b"s1") and not log.release(b"s1")
-    assert log.held() == {b"s2"}
+    assert log.held == {b"s2"}
