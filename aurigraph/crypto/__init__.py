@@ -19,6 +19,7 @@ from aurigraph.crypto.signing import (
     SIGNATURE_SIZE,
     KeyPair,
     Scheme,
+    Signer,
     check_public_key,
     check_signature,
     derive_address,
@@ -31,7 +32,7 @@ from aurigraph.crypto.signing import (
 __all__ = [
     "ADDRESS_SIZE", "DIGEST_SIZE", "PUBLIC_KEY_SIZE", "SECRET_KEY_SIZE", "SIGNATURE_SIZE", "ZERO_DIGEST",
     "CryptoError", "DecryptionError", "InvalidKeyError", "KemKeyPair", "KeyPair", "Scheme", "Sealed",
-    "SealedRecipient", "Tag", "UnknownSchemeError", "address_from_text", "address_to_text",
+    "SealedRecipient", "Signer", "Tag", "UnknownSchemeError", "address_from_text", "address_to_text",
     "check_public_key", "check_signature", "decrypt_with_passphrase", "derive_address", "digest",
     "encrypt_with_passphrase", "generate_kem_keypair", "generate_keypair", "open_sealed", "seal", "sign",
     "verify", "verify_batch",

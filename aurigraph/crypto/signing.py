@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import nacl.bindings as _sodium
 import nacl.exceptions
@@ -91,6 +92,22 @@ class KeyPair:
 
     def sign(self, message: bytes) -> bytes:
         return sign(self, message)
+
+
+class Signer(Protocol):
+    """Anything that signs for one public key: a `KeyPair` in memory, or a key held by an HSM
+    (`aurigraph.keystore`). Signatures are in the scheme's wire format (HYBRID: Ed25519 || ML-DSA-87)."""
+
+    @property
+    def scheme(self) -> Scheme: ...
+
+    @property
+    def public_key(self) -> bytes: ...
+
+    @property
+    def address(self) -> bytes: ...
+
+    def sign(self, message: bytes) -> bytes: ...
 
 
 def generate_keypair(scheme: Scheme | int | str = Scheme.ED25519) -> KeyPair:

@@ -15,7 +15,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from aurigraph.crypto import DIGEST_SIZE, KeyPair, Scheme, Tag, derive_address, digest, sign, verify_batch
+from aurigraph.crypto import DIGEST_SIZE, Scheme, Signer, Tag, derive_address, digest, verify_batch
 from aurigraph.ledger.errors import InvalidBlock, Rejection, StateDivergence
 from aurigraph.ledger.merkle import leaf_hash, merkle_proof, merkle_proofs, merkle_root, verify_proof
 from aurigraph.ledger.state import BlockResult, ReceiptStatus, StateReader, apply_transactions
@@ -104,9 +104,9 @@ def verify_tx_inclusion(tx: SignedTx, index: int, header: BlockHeader, proof: Se
     return verify_proof(tx_leaf(tx), index, header.tx_count, proof, header.tx_root)
 
 
-def sign_header(header: BlockHeader, keypair: KeyPair) -> BlockSignature:
-    signature = sign(keypair, BLOCK_SIGNING_DOMAIN + block_hash(header))
-    return BlockSignature(keypair.address, keypair.scheme, keypair.public_key, signature)
+def sign_header(header: BlockHeader, signer: Signer) -> BlockSignature:
+    signature = signer.sign(BLOCK_SIGNING_DOMAIN + block_hash(header))
+    return BlockSignature(signer.address, signer.scheme, signer.public_key, signature)
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def build_block(
     state: StateReader,
     candidates: Sequence[SignedTx],
     *,
-    proposer: KeyPair,
+    proposer: Signer,
     timestamp_ms: int,
     min_fee: int,
     max_txs: int,
