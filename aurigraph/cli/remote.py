@@ -12,17 +12,18 @@ import argparse
 import json
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aurigraph.apikeys import Role, add_key
 from aurigraph.cli.common import CliError, add_passphrase_args, read_passphrase
+from aurigraph.cli.sealing import add_seal_args, seal_recipients
 from aurigraph.client import Client
 from aurigraph.codec.names import health_name, reason_name, role_name, status_name
 from aurigraph.codec.names import to_json_dict as _json
 from aurigraph.crypto import address_from_text, address_to_text
 from aurigraph.keystore import load_keypair
-from aurigraph.ledger import DataWrite, Transfer
+from aurigraph.ledger import DataWrite, Transfer, seal_data_write
 
 URL_ENV, KEY_ENV = "AURIGRAPH_URL", "AURIGRAPH_API_KEY"
 EVENT_KINDS = ["transaction_committed", "transaction_rejected", "block_committed", "leader_changed", "node_status"]
@@ -47,7 +48,7 @@ def _out(args: argparse.Namespace, message, human: str) -> None:
 
 
 def _time(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
 
 
 def _address_arg(text: str) -> bytes:
@@ -78,8 +79,11 @@ def cmd_tx_send(args: argparse.Namespace) -> int:
     if is_data and args.data_value is None:
         raise CliError("a data write needs --data-value")
     kind = Transfer(_address_arg(args.to), args.amount) if is_transfer else DataWrite(args.data_key, args.data_value.encode())
+    recipients = seal_recipients(args, kind)
     key = load_keypair(args.key, read_passphrase(args))
     with connect(args) as node:
+        if recipients:
+            kind = seal_data_write(node.chain_id(), key.address, kind.key, kind.value, recipients)
         signed = node.sign(key, kind, fee=args.fee, nonce=args.nonce)
         result = node.submit(signed, wait=not args.no_wait, timeout_ms=args.timeout_ms)
     human = f"{status_name(result.status)}: tx {result.tx_id.hex()}"
@@ -136,8 +140,8 @@ def cmd_account_get(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     with connect(args) as node:
         status, nodes = node.status(), node.nodes()
-    lines = [f"height {status.height}, term {status.term}, leader replica {status.leader_id or 'none'}, "
-             f"commit index {status.commit_index}, applied {status.applied_index}",
+    lines = [(f"height {status.height}, term {status.term}, leader replica {status.leader_id or 'none'}, "
+              f"commit index {status.commit_index}, applied {status.applied_index}"),
              f"knobs: max batch {status.knobs.max_batch_txs} txs, batch wait {status.knobs.batch_wait_ms} ms"]
     progress = {p.node_id: p for p in status.replicas}
     for info in nodes.nodes:
@@ -207,6 +211,7 @@ def register_tx_commands(tx_sub: argparse._SubParsersAction) -> None:
     s.add_argument("--amount", type=int, help="transfer: amount (> 0)")
     s.add_argument("--data-key", help="data write: key")
     s.add_argument("--data-value", help="data write: value (UTF-8 text)")
+    add_seal_args(s)
     s.add_argument("--fee", type=int, default=1)
     s.add_argument("--nonce", type=int, help="default: the account's next nonce, asked of the node")
     s.add_argument("--no-wait", action="store_true", help="return once accepted, without waiting for the commit")

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from aurigraph.cli.common import CliError, add_passphrase_args, read_passphrase
 from aurigraph.cli.remote import register_tx_commands
+from aurigraph.cli.sealing import add_seal_args, seal_recipients
 from aurigraph.codec import sign_transaction, signed_to_json
 from aurigraph.crypto import address_from_text
 from aurigraph.keystore import load_keypair
-from aurigraph.ledger import DataWrite, Transfer, TxBody
+from aurigraph.ledger import DataWrite, Transfer, TxBody, seal_data_write
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--data-key", help="data write: key (UTF-8, at most 128 bytes)")
     s.add_argument("--data-value", help="data write: value (UTF-8 text)")
     s.add_argument("--data-file", type=Path, help="data write: value read from this file")
+    add_seal_args(s)
     s.add_argument("--out", type=Path, help="write the JSON here instead of stdout")
     add_passphrase_args(s)
     s.set_defaults(func=cmd_sign)
@@ -51,7 +53,10 @@ def _kind(args: argparse.Namespace) -> Transfer | DataWrite:
 
 def cmd_sign(args: argparse.Namespace) -> int:
     kind = _kind(args)
+    recipients = seal_recipients(args, kind)
     keypair = load_keypair(args.key, read_passphrase(args))
+    if recipients:
+        kind = seal_data_write(args.chain_id, keypair.address, kind.key, kind.value, recipients)
     timestamp_ms = args.timestamp_ms if args.timestamp_ms is not None else time.time_ns() // 1_000_000
     body = TxBody(args.chain_id, keypair.address, args.nonce, args.fee, timestamp_ms, kind)
     text = signed_to_json(sign_transaction(body, keypair))

@@ -4,6 +4,8 @@
     with Client("http://127.0.0.1:8000") as node:          # or "grpc://127.0.0.1:9000"
         result = node.transfer(alice, to=bob_address, amount=25)   # signs, submits, waits
         print(result.receipt.height, node.account(bob_address).balance)
+        sent = node.write_sealed(alice, "payroll", b"...", recipients=[bob_kem_public_key])
+        plaintext = node.read_sealed(sent.tx_id, bob_kem_keypair)   # or open_data(record, ...)
         for event in node.events(kinds=["block_committed"]):
             ...
 
@@ -18,13 +20,14 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
 
 from aurigraph.client.errors import ApiError
 from aurigraph.client.grpc import GrpcTransport
 from aurigraph.client.rest import RestTransport
-from aurigraph.codec import encode_signed, sign_transaction
-from aurigraph.crypto import KeyPair
-from aurigraph.ledger import DataWrite, SignedTx, Transfer, TxBody
+from aurigraph.codec import decode_signed, encode_signed, sign_transaction, signed_from_proto
+from aurigraph.crypto import KemKeyPair, KeyPair
+from aurigraph.ledger import DataWrite, SignedTx, Transfer, TxBody, open_data_write, seal_data_write
 from aurigraph.v1 import transaction_pb2
 
 FINAL = {transaction_pb2.TRANSACTION_STATUS_COMMITTED, transaction_pb2.TRANSACTION_STATUS_REJECTED}
@@ -35,7 +38,7 @@ def _transport(url: str, api_key: str | None, timeout_s: float, verify):
         return RestTransport(url, api_key, timeout_s, verify)
     if url.startswith(("grpc://", "grpcs://")):
         tls = url.startswith("grpcs://")
-        roots = open(verify, "rb").read() if isinstance(verify, str) else None
+        roots = Path(verify).read_bytes() if isinstance(verify, str) else None
         return GrpcTransport(url.split("://", 1)[1], api_key, timeout_s, roots, tls)
     raise ValueError(f"URL must start with http://, https://, grpc:// or grpcs://: {url!r}")
 
@@ -80,6 +83,43 @@ class AsyncClient:
     async def write_data(self, key: KeyPair, data_key: str, value: bytes, *, fee: int = 1, nonce: int | None = None,
                          wait: bool = True) -> transaction_pb2.SubmitResponse:
         return await self.submit(await self.sign(key, DataWrite(data_key, value), fee=fee, nonce=nonce), wait=wait)
+
+    async def write_sealed(self, key: KeyPair, data_key: str, value: bytes, recipients: Sequence[bytes], *,
+                           fee: int = 1, nonce: int | None = None, wait: bool = True
+                           ) -> transaction_pb2.SubmitResponse:
+        """A confidential data write: `value` sealed (ML-KEM-1024 + XChaCha20-Poly1305) to the
+        recipients' ML-KEM-1024 public keys (1 to 16), bound to this chain, `key`'s address and
+        `data_key` (`aurigraph.ledger.sealed`). The node stores only the ciphertext."""
+        kind = seal_data_write(await self.chain_id(), key.address, data_key, value, list(recipients))
+        return await self.submit(await self.sign(key, kind, fee=fee, nonce=nonce), wait=wait)
+
+    @staticmethod
+    def open_data(tx: transaction_pb2.TransactionRecord | transaction_pb2.SignedTransaction | SignedTx | bytes,
+                  kem_keypair: KemKeyPair) -> bytes:
+        """The plaintext of a sealed data write — a `TransactionRecord` as `transaction()` returns it,
+        a `SignedTransaction`, a `SignedTx` or its wire bytes — for one of its recipients. No I/O.
+        Raises `NotSealedError` (not a sealed data write), `DecryptionError` (not a recipient, or
+        tampered), `ApiError` NOT_FOUND (a record without its transaction)."""
+        if isinstance(tx, transaction_pb2.TransactionRecord):
+            if not tx.HasField("transaction"):
+                raise ApiError("NOT_FOUND", f"transaction {tx.tx_id.hex()[:16]}… is unknown to the node")
+            tx = tx.transaction
+        if isinstance(tx, transaction_pb2.SignedTransaction):
+            tx = signed_from_proto(tx)
+        elif isinstance(tx, bytes):
+            tx = decode_signed(tx)
+        return open_data_write(tx.body, kem_keypair)
+
+    async def read_sealed(self, tx_id: bytes, kem_keypair: KemKeyPair) -> bytes:
+        """Fetch a committed sealed data write and open it (see `open_data`). `ApiError` NOT_FOUND
+        for an unknown transaction, NOT_COMMITTED for one that is pending, rejected or dropped."""
+        record = await self.transport.transaction(tx_id)
+        if record.status == transaction_pb2.TRANSACTION_STATUS_UNKNOWN:
+            raise ApiError("NOT_FOUND", f"transaction {tx_id.hex()[:16]}… is unknown to the node")
+        if record.status != transaction_pb2.TRANSACTION_STATUS_COMMITTED:
+            status = transaction_pb2.TransactionStatus.Name(record.status).removeprefix("TRANSACTION_STATUS_")
+            raise ApiError("NOT_COMMITTED", f"transaction {tx_id.hex()[:16]}… is {status.lower()}")
+        return self.open_data(record, kem_keypair)
 
     async def submit(self, tx: SignedTx | bytes, *, wait: bool = False, timeout_ms: int | None = None
                      ) -> transaction_pb2.SubmitResponse:
