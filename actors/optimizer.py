@@ -23,6 +23,7 @@ Blocks committed while the optimizer was down are not scored: it starts at the h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -66,11 +67,13 @@ _INGRESS = WINDOW_FEATURES.index("ingress_tps")
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)
 class Optimizer:
-    def __init__(self, settings_json: str, replica_names: dict[int, str], ingress_name: str, namespace: str) -> None:
+    def __init__(self, settings_json: str, replica_names: dict[int, str], ingress_name: str, namespace: str,
+                 recorder: str | None = None) -> None:
         telemetry.configure("optimizer")
         self.settings = s = NodeSettings.model_validate_json(settings_json)
         self._replicas = {i: ray.get_actor(n, namespace=namespace) for i, n in replica_names.items()}
         self._ingress = ray.get_actor(ingress_name, namespace=namespace)
+        self._recorder = (recorder, namespace)  # the supervisor: commits audit notes of model changes
         data = DataDir(s.data_dir)
         self.registry = ModelRegistry(data.models)
         for added in self.registry.seed_from(SHIPPED_MODELS):
@@ -207,10 +210,8 @@ class Optimizer:
 
     async def _push_hold(self) -> None:
         """The whole held list, every round: a restarted ingress gets it back, a release takes effect."""
-        try:
+        with contextlib.suppress(TimeoutError, ray.exceptions.RayError):
             await asyncio.wait_for(self._ingress.hold_senders.remote(sorted(self.flag_log.held)), CALL_TIMEOUT_S)
-        except (TimeoutError, ray.exceptions.RayError):
-            pass
 
     async def _push_knobs(self, knobs) -> None:
         data = encode_knobs(knobs)
@@ -259,14 +260,27 @@ class Optimizer:
 
     # --- model changes ----------------------------------------------------------------------------
 
-    async def promote(self, name: str, version: int) -> bytes:
+    async def _record(self, detail: str, principal: str) -> None:
+        """Commit the audit note of a model change before making it (`aurigraph.node.notary`)."""
+        name, namespace = self._recorder
+        if name is None:
+            return
+        try:
+            await ray.get_actor(name, namespace=namespace).record.remote("model_promotion", detail, principal)
+        except ray.exceptions.RayTaskError as e:
+            raise RuntimeError(str(e.cause)) from None
+
+    async def promote(self, name: str, version: int, principal: str = "") -> bytes:
         """Serve `version` of `name` from the next round; `ModelChangeResponse` bytes."""
-        chosen = self.registry.promote(check_name(name), version)
+        self.registry.version(check_name(name), version)  # UnknownVersion before anything is recorded
+        await self._record(f"serve the {name} model v{version}", principal)
+        chosen = self.registry.promote(name, version)
         self._swap(name)
         return encode_change(chosen)
 
-    async def rollback(self, name: str) -> bytes:
-        chosen = self.registry.rollback(check_name(name))
+    async def rollback(self, name: str, principal: str = "") -> bytes:
+        await self._record(f"roll the {check_name(name)} model back to the version served before", principal)
+        chosen = self.registry.rollback(name)
         self._swap(name)
         return encode_change(chosen)
 
@@ -275,7 +289,8 @@ class Optimizer:
         self.core.use_model(name, version.version, net)
         log.warning("now serving %s model v%d", name, version.version)
 
-    async def retrain(self, name: str, since_ms: int = 0, promote: bool = False, seed: int = 0) -> bytes:
+    async def retrain(self, name: str, since_ms: int = 0, promote: bool = False, seed: int = 0,
+                      principal: str = "") -> bytes:
         """Train a candidate of `name` on the stored features from `since_ms` (a Ray task), compare it
         with the serving version on the same holdout, register it, and serve it if it is better (or
         if `promote`). `RetrainResponse` bytes. ValueError when there is too little data."""
@@ -296,6 +311,7 @@ class Optimizer:
             promoted = bool(result["better"] or promote)
             reason = result["reason"] + ("" if result["better"] or not promote else "; promoted as asked")
             if promoted:
+                await self._record(f"serve the {name} model v{candidate.version} (retrained: {reason})", principal)
                 self.registry.promote(name, candidate.version)
                 self._swap(name)
             return encode_retrain(candidate, result["candidate"], result["serving"], promoted, reason)

@@ -15,6 +15,7 @@ as a learner); it then catches up from the leader's snapshot and log tail like a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import random
@@ -44,11 +45,18 @@ from aurigraph.codec.node import (
     outcomes_to_response,
 )
 from aurigraph.consensus import ConfChange, ConfChangeType, ConfState, MessageType, NotLeader
+from aurigraph.keystore import open_node_keystore
 from aurigraph.ledger import StateDivergence
 from aurigraph.node.backup import checkpoint_replica, describe
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir
-from aurigraph.node.replica import DriverSettings, ReplicaDriver, TxOutcome, TxStatus, messages_by_peer
+from aurigraph.node.replica import (
+    DriverSettings,
+    ReplicaDriver,
+    TxOutcome,
+    TxStatus,
+    messages_by_peer,
+)
 from aurigraph.storage.archive import shard_for
 from aurigraph.storage.durable import replace_file
 from aurigraph.storage.ledger_store import LedgerStore
@@ -85,13 +93,17 @@ class ConsensusReplica:
         self._log_db, self._ledger_db = open_db(folder / "log"), open_db(folder / "ledger")
         raft_log = RocksRaftStorage.bootstrap(self._log_db, conf)
         ledger = LedgerStore(self._ledger_db, genesis)
+        # The validator's keys from its keystore (files, or an HSM: a session of this process's own);
+        # the driver signs with the one that is the validator's current key (key rotation).
+        self._keystore = open_node_keystore(self.settings, data)
         self.driver = ReplicaDriver(
-            node_id, data.load_node_key(node_id), genesis, raft_log, ledger,
-            self.settings.consensus_config(node_id), random.Random(secrets.randbits(64)), _now_ms,
+            node_id, None, genesis, raft_log, ledger,
+            self.settings.consensus_config(node_id), random.Random(secrets.randbits(64)), _now_ms,  # nosec B311  # election-timeout jitter, seeded from secrets
             DriverSettings(max_pending_txs=self.settings.max_pending_txs,
                            snapshot_every_entries=self.settings.snapshot_every_entries,
                            snapshot_every_txs=self.settings.snapshot_every_txs,
                            keep_log_entries=self.settings.keep_log_entries),
+            key_source=lambda: self._keystore.signers(node_id),
         )
         self.node_id = node_id
         self._peers: dict[int, object] = {}
@@ -172,10 +184,8 @@ class ConsensusReplica:
             if due_ms is not None:  # a batch is waiting: build it when its wait is over, not at the next
                 # tick (at most every millisecond, should the log not be ready for a block yet)
                 wake_at = min(wake_at, time.monotonic() + max(0.001, (due_ms - _now_ms()) / 1000))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, wake_at - time.monotonic()))
-            except asyncio.TimeoutError:
-                pass
             self._wake.clear()
             try:
                 if time.monotonic() >= next_tick:
@@ -238,7 +248,7 @@ class ConsensusReplica:
             await asyncio.sleep(ARCHIVE_PERIOD_S)
             try:
                 await self._push_archive()
-            except (asyncio.TimeoutError, ray.exceptions.RayError):
+            except (TimeoutError, ray.exceptions.RayError):
                 self._next_archive = None  # ask the shards again next round
             except Exception:
                 log.exception("replica %d archive push failed", self.node_id)

@@ -8,6 +8,7 @@ Ray restarted (all actors have `max_restarts=-1`; a restarted replica recovers f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -25,10 +26,15 @@ from actors.shard import StorageShard
 from actors.validator import TransactionValidator
 from aurigraph import telemetry
 from aurigraph.codec.genesis import genesis_from_json
+from aurigraph.codec.node import decode_account, encode_batch, response_statuses
 from aurigraph.consensus import ConfChangeType
 from aurigraph.node.backup import finish, prepare, summary
 from aurigraph.node.config import NodeSettings
+from aurigraph.keystore import KeyFileError, load_keypair
+from aurigraph.ledger import Rejection
 from aurigraph.node.datadir import DataDir
+from aurigraph.node.notary import Notary, NotRecorded
+from aurigraph.node.replica import TxStatus
 from aurigraph.storage.backup import BackupError, discard
 
 log = logging.getLogger("aurigraph.supervisor")
@@ -63,7 +69,10 @@ class Supervisor:
     def __init__(self, settings_json: str) -> None:
         telemetry.configure("supervisor")
         self.settings = NodeSettings.model_validate_json(settings_json)
-        self.genesis_json = DataDir(self.settings.data_dir).genesis.read_text()
+        data = DataDir(self.settings.data_dir)
+        self.genesis_json = data.genesis.read_text()
+        self._notary = _notary(self.settings, data, genesis_from_json(self.genesis_json))
+        self._record_lock = asyncio.Lock()
         self.replicas: dict[int, object] = {}
         self.shards: list = []
         self.validators: list = []
@@ -103,7 +112,7 @@ class Supervisor:
             await self.indexer.start.remote()
         if s.optimizer:
             self.optimizer = Optimizer.options(name=OPTIMIZER_NAME, namespace=NAMESPACE).remote(
-                s.model_dump_json(), {i: replica_name(i) for i in ids}, INGRESS_NAME, NAMESPACE)
+                s.model_dump_json(), {i: replica_name(i) for i in ids}, INGRESS_NAME, NAMESPACE, SUPERVISOR_NAME)
             await self.optimizer.start.remote()
         self._monitor = asyncio.get_running_loop().create_task(self._watch())
         return await self.topology()
@@ -111,10 +120,8 @@ class Supervisor:
     async def _connect_all(self) -> None:
         """Idempotent; a replica Ray is still restarting is skipped and wired on a later round."""
         async def connect(replica):
-            try:
+            with contextlib.suppress(TimeoutError, ray.exceptions.RayActorError):
                 await asyncio.wait_for(replica.connect.remote(self.replicas, self.shards), timeout=5)
-            except (ray.exceptions.RayActorError, asyncio.TimeoutError):
-                pass
         await asyncio.gather(*(connect(r) for r in self.replicas.values()))
 
     async def _watch(self) -> None:
@@ -129,7 +136,7 @@ class Supervisor:
         async def probe(name, call):
             try:
                 return name, await asyncio.wait_for(call, timeout=5)
-            except (ray.exceptions.RayActorError, asyncio.TimeoutError) as e:
+            except (TimeoutError, ray.exceptions.RayActorError) as e:
                 return name, {"error": type(e).__name__}
         probes = [probe(f"replica-{i}", r.health.remote()) for i, r in self.replicas.items()]
         probes += [probe(f"shard-{i}", s.ping.remote()) for i, s in enumerate(self.shards)]
@@ -207,9 +214,38 @@ class Supervisor:
             raise BackupError("checkpoint failed: " + "; ".join(failed))
         return {rel: d for found in results for rel, d in found.items()}
 
+    # --- audit notes ------------------------------------------------------------------------------
+
+    async def record(self, kind: str, detail: str, principal: str = "") -> dict:
+        """Commit an audit note of an administrative action about to be carried out
+        (`aurigraph.node.notary`); raises `NotRecorded` when it cannot, and the caller must not act."""
+        notary = self._notary
+        if notary is None:
+            log.warning("administrative action not recorded on chain (the genesis lists no admins): %s: %s",
+                        kind, detail)
+            return {"recorded": False}
+        if notary.key is None:
+            raise NotRecorded("the node has no admin key to record administrative actions with "
+                              "(`aurigraph up --admin-key`); the action was not taken")
+        async with self._record_lock:  # one nonce sequence
+            for _ in range(3):
+                view = await self._leader_view()
+                if view is None:
+                    raise NotRecorded("no leader to record the audit note with; the action was not taken")
+                _, nonce = decode_account(await view[0].get_account.remote(notary.key.address))
+                wire = notary.note(nonce, kind, detail, principal)
+                [r] = response_statuses(await self.ingress.submit.remote(encode_batch([wire]), True))
+                if r.status == TxStatus.COMMITTED:
+                    log.info("recorded %s at height %d: %s", kind, r.receipt.height, detail)
+                    return {"recorded": True, "tx_id": r.tx_id.hex(), "height": r.receipt.height}
+                if not (r.status == TxStatus.REJECTED and r.reason == Rejection.NONCE_REPLAY):
+                    break  # (a replayed nonce: the admin key was used elsewhere meanwhile; read it again)
+            raise NotRecorded(f"the audit note was not committed ({r.detail or TxStatus(r.status).name}); "
+                              "the action was not taken")
+
     # --- resync -----------------------------------------------------------------------------------
 
-    async def resync_replica(self, node_id: int, timeout_s: float = RESYNC_TIMEOUT_S) -> dict:
+    async def resync_replica(self, node_id: int, timeout_s: float = RESYNC_TIMEOUT_S, principal: str = "") -> dict:
         """Replace replica `node_id`'s data with a fresh copy from the group: after a lost or
         corrupted disk, or a state divergence that halted it. Its votes and the entries it had
         acknowledged go with its data, so it must not rejoin as the voter it was:
@@ -230,6 +266,8 @@ class Supervisor:
             raise ValueError("resync needs at least 3 replicas: the others must commit without this one")
         if self._resyncing is not None:
             raise RuntimeError(f"replica {self._resyncing} is being resynced; resync one replica at a time")
+        await self.record("membership", f"resync replica {node_id}: remove it, re-add it as a learner, "
+                                        "promote it once caught up", principal)
         self._resyncing = node_id
         try:
             return await self._resync(node_id, timeout_s)
@@ -310,3 +348,20 @@ class Supervisor:
                 last = e
             await asyncio.sleep(RESYNC_POLL_S)
         raise TimeoutError(f"resync: gave up waiting for {what}" + (f" (last error: {last})" if last else ""))
+
+
+def _notary(settings: NodeSettings, data: DataDir, genesis) -> Notary | None:
+    """The node's notary: None on a chain without admins; without a usable admin key, one that
+    refuses to record (and so to act), saying why."""
+    if not genesis.admins:
+        return None
+    path = settings.admin_key or data.admin_key
+    try:
+        key = load_keypair(path, data.passphrase())
+    except (KeyFileError, ValueError) as e:
+        log.warning("no admin key (%s): administrative actions will be refused", e)
+        return Notary(genesis.chain_id, None)
+    if key.address not in genesis.admins:
+        log.warning("%s is not a chain admin: administrative actions will be refused", path)
+        return Notary(genesis.chain_id, None)
+    return Notary(genesis.chain_id, key)

@@ -24,7 +24,8 @@ class TransactionValidator:
         genesis = genesis_from_json(genesis_json)
         self._checked = Counter("aurigraph_validator_transactions", "transactions checked",
                                 tag_keys=("result",))
-        self._validator = StatelessValidator(genesis.chain_id, genesis.params, lambda: time.time_ns() // 1_000_000)
+        self._validator = StatelessValidator(genesis.chain_id, genesis.params, lambda: time.time_ns() // 1_000_000,
+                                             frozenset(genesis.admins))
 
     def validate(self, batch: bytes, ctx: dict | None = None) -> bytes:
         """`TransactionBatch` bytes in; `BatchSubmitResponse` bytes out, in the same order:

@@ -18,8 +18,8 @@ PACKAGE_DOC = '"""Generated from protos/aurigraph/v1 by `make protos`. Do not ed
 
 def generate(out_root: Path) -> list[Path]:
     """Write the generated package `aurigraph/v1` under `out_root`; return the files written."""
-    from grpc_tools import protoc  # dev dependency: only needed to regenerate
     import grpc_tools
+    from grpc_tools import protoc  # dev dependency: only needed to regenerate
 
     include = Path(grpc_tools.__file__).parent / "_proto"
     args = [

@@ -25,13 +25,15 @@ from aurigraph.ledger import (
     Genesis,
     InvalidBlock,
     block_hash,
+    by_address,
     genesis_block,
+    rotated,
     tx_inclusion_proofs,
     verify_block,
     verify_block_contents,
     verify_tx_inclusion,
 )
-from aurigraph.v1 import block_pb2, query_pb2
+from aurigraph.v1 import block_pb2, query_pb2, transaction_pb2
 
 
 def audit_lines(record: bytes) -> list[str]:
@@ -45,7 +47,7 @@ def audit_lines(record: bytes) -> list[str]:
                                                         tx_inclusion_proofs(block))):
         lines.append(_line(query_pb2.AuditRecord(transaction=query_pb2.AuditTransaction(
             height=m.block.header.height, position=position, block_hash=m.hash, transaction=tx, receipt=receipt,
-            proof=proof))))
+            proof=proof, body=transaction_pb2.TransactionBody.FromString(tx.body)))))
     return lines
 
 
@@ -69,10 +71,11 @@ class AuditSummary:
 def verify_audit(lines: Iterable[str], genesis: Genesis) -> AuditSummary:
     """Check an export (its lines in order); raise `AuditFailure` at the first problem."""
     summary = AuditSummary()
-    validators = genesis.validator_keys
+    keys = {v.id: v.key for v in genesis.validators}  # followed through the key rotations the export shows
     parent: BlockHeader | None = None
     for block, number in _blocks(lines):
         h = block.header
+        validators = by_address(keys)
         try:
             if parent is None:
                 if h.height == 1:
@@ -91,6 +94,7 @@ def verify_audit(lines: Iterable[str], genesis: Genesis) -> AuditSummary:
             if not all(ok):
                 raise AuditFailure(f"line {number}: block {h.height}: transaction "
                                    f"{ok.index(False)} has an invalid signature")
+        keys = rotated(keys, (tx.body.kind for tx in block.transactions))
         summary.blocks += 1
         summary.transactions += len(block.transactions)
         summary.last_height = h.height
@@ -136,6 +140,8 @@ def _checked_tx(t: query_pb2.AuditTransaction, block: query_pb2.AuditBlock | Non
         raise AuditFailure(f"line {number}: transaction does not decode: {e}") from None
     if tx.tx_id != t.receipt.tx_id:
         raise AuditFailure(f"line {number}: the receipt is for another transaction")
+    if t.HasField("body") and t.body != transaction_pb2.TransactionBody.FromString(t.transaction.body):
+        raise AuditFailure(f"line {number}: the decoded body differs from the signed body bytes")
     if not verify_tx_inclusion(tx, position, header_from_proto(block.header), list(t.proof)):
         raise AuditFailure(f"line {number}: inclusion proof does not lead to the block's transaction root")
     return tx

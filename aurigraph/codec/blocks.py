@@ -155,6 +155,7 @@ class LedgerSnapshotData:
     head: BlockHeader
     accounts: tuple[tuple[bytes, int, int], ...]  # (address, balance, nonce)
     data: tuple[tuple[bytes, str, bytes], ...]  # (address, key, value digest)
+    meta: tuple[tuple[bytes, bytes], ...] = ()  # governance state (key, value)
 
 
 def encode_ledger_snapshot(s: LedgerSnapshotData) -> bytes:
@@ -162,6 +163,7 @@ def encode_ledger_snapshot(s: LedgerSnapshotData) -> bytes:
         genesis_hash=s.genesis_hash, head=header_to_proto(s.head),
         accounts=[block_pb2.Account(address=a, balance=b, nonce=n) for a, b, n in s.accounts],
         data=[block_pb2.DataDigest(address=a, key=k, value_digest=d) for a, k, d in s.data],
+        meta=[block_pb2.MetaEntry(key=k, value=v) for k, v in s.meta],
     ).SerializeToString(deterministic=True)
 
 
@@ -172,5 +174,5 @@ def decode_ledger_snapshot(data: bytes) -> LedgerSnapshotData:
         raise InvalidBlock(f"ledger snapshot is not valid protobuf: {e}") from None
     return LedgerSnapshotData(
         m.genesis_hash, header_from_proto(m.head), tuple((a.address, a.balance, a.nonce) for a in m.accounts),
-        tuple((d.address, d.key, d.value_digest) for d in m.data),
+        tuple((d.address, d.key, d.value_digest) for d in m.data), tuple((e.key, e.value) for e in m.meta),
     )

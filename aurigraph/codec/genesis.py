@@ -8,8 +8,12 @@ what `aurigraph keys show` prints. Example:
       "timestamp_ms": 1795600000000,
       "params": {"min_fee": 1, "max_block_txs": 10000, "max_clock_skew_ms": 30000, "max_tx_age_ms": 3600000},
       "balances": [{"address": "ag…", "amount": 1000000}],
-      "validators": [{"id": 1, "name": "node-1", "scheme": "hybrid", "public_key": "…hex…", "stake": 100}]
+      "validators": [{"id": 1, "name": "node-1", "scheme": "hybrid", "public_key": "…hex…", "stake": 100}],
+      "admins": ["ag…"]
     }
+
+`admins` (optional) lists the addresses that may send administrative actions (compliance rules,
+KYC attestations, validator key rotations, audit notes); without it governance is off.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ def genesis_to_json(g: Genesis) -> str:
             for v in g.validators
         ],
     }
+    if g.admins:
+        document["admins"] = [address_to_text(a) for a in g.admins]
     return json.dumps(document, indent=2) + "\n"
 
 
@@ -49,7 +55,7 @@ def genesis_from_json(text: str) -> Genesis:
         raise GenesisError(f"genesis is not valid JSON: {e}") from None
     if not isinstance(d, dict):
         raise GenesisError("genesis must be a JSON object")
-    unknown = set(d) - {"chain_id", "timestamp_ms", "params", "balances", "validators"}
+    unknown = set(d) - {"chain_id", "timestamp_ms", "params", "balances", "validators", "admins"}
     if unknown:
         raise GenesisError(f"unknown genesis fields: {sorted(unknown)}")
     try:
@@ -72,10 +78,14 @@ def genesis_from_json(text: str) -> Genesis:
             )
             for i, v in enumerate(d.get("validators", []))
         )
+        admins = d.get("admins", [])
+        if not isinstance(admins, list):
+            raise GenesisError("admins must be a list of addresses")
         chain_id = d["chain_id"]
         if not isinstance(chain_id, str):
             raise GenesisError("chain_id must be a string")
-        return Genesis(chain_id, _int(d.get("timestamp_ms", 0), "timestamp_ms"), balances, validators, params)
+        return Genesis(chain_id, _int(d.get("timestamp_ms", 0), "timestamp_ms"), balances, validators, params,
+                       tuple(address_from_text(a) for a in admins))
     except KeyError as e:
         raise GenesisError(f"genesis is missing field {e}") from None
     except (CryptoError, TypeError) as e:

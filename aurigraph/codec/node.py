@@ -82,6 +82,12 @@ def account_record(address: bytes, balance: int, nonce: int) -> bytes:
     return block_pb2.Account(address=address, balance=balance, nonce=nonce).SerializeToString()
 
 
+def decode_account(data: bytes) -> tuple[int, int]:
+    """(balance, next nonce) of `account_record` bytes."""
+    m = block_pb2.Account.FromString(data)
+    return m.balance, m.nonce
+
+
 def committed_record(found: ArchivedTx, confidence: float = 0.0) -> bytes:
     return transaction_pb2.TransactionRecord(
         tx_id=found.tx.tx_id, status=int(TxStatus.COMMITTED), transaction=signed_to_proto(found.tx),

@@ -5,9 +5,11 @@ from __future__ import annotations
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
+from aurigraph.codec.governance import admin_from_proto, admin_to_proto
 from aurigraph.crypto import KeyPair, Scheme, Sealed, SealedRecipient, UnknownSchemeError
 from aurigraph.crypto.kem import CONTENT_KEY_SIZE, KEM_CIPHERTEXT_SIZE, KEY_ID_SIZE, NONCE_SIZE, TAG_SIZE
 from aurigraph.ledger import (
+    ADMIN_ACTIONS,
     MAX_TX_BYTES,
     DataWrite,
     Receipt,
@@ -68,7 +70,7 @@ def _sealed_to_proto(s: Sealed) -> transaction_pb2.SealedPayload:
 def body_from_proto(m: transaction_pb2.TransactionBody) -> TxBody:
     kind_name = m.WhichOneof("kind")
     if kind_name == "transfer":
-        kind: Transfer | DataWrite = Transfer(m.transfer.recipient, m.transfer.amount)
+        kind = Transfer(m.transfer.recipient, m.transfer.amount)
     elif kind_name == "data":
         value_name = m.data.WhichOneof("value")
         if value_name == "plain":
@@ -78,8 +80,10 @@ def body_from_proto(m: transaction_pb2.TransactionBody) -> TxBody:
         else:
             raise TxRejected(Rejection.MALFORMED, "data write has no value")
         kind = DataWrite(m.data.key, value)
+    elif kind_name == "admin":
+        kind = admin_from_proto(m.admin)
     else:
-        raise TxRejected(Rejection.MALFORMED, "transaction body has neither transfer nor data")
+        raise TxRejected(Rejection.MALFORMED, "transaction body has no transfer, data or admin action")
     return TxBody(m.chain_id, m.sender, m.nonce, m.fee, m.timestamp_ms, kind)
 
 
@@ -90,6 +94,8 @@ def body_to_proto(body: TxBody) -> transaction_pb2.TransactionBody:
     kind = body.kind
     if isinstance(kind, Transfer):
         m.transfer.recipient, m.transfer.amount = kind.recipient, kind.amount
+    elif isinstance(kind, ADMIN_ACTIONS):
+        m.admin.CopyFrom(admin_to_proto(kind))
     elif isinstance(kind.value, Sealed):
         m.data.key = kind.key
         m.data.sealed.CopyFrom(_sealed_to_proto(kind.value))
@@ -166,12 +172,12 @@ def reject_reason_to_proto(reason: Rejection | None) -> int:
 def receipt_from_proto(m: transaction_pb2.Receipt) -> Receipt:
     return Receipt(
         tx_id=m.tx_id, status=ReceiptStatus(m.status), reason=Rejection(m.reason) if m.reason else None,
-        height=m.height, index=m.index, fee_paid=m.fee_paid,
+        height=m.height, index=m.index, fee_paid=m.fee_paid, rules=tuple(m.compliance_rules),
     )
 
 
 def receipt_to_proto(r: Receipt) -> transaction_pb2.Receipt:
     return transaction_pb2.Receipt(
         tx_id=r.tx_id, status=int(r.status), reason=reject_reason_to_proto(r.reason), height=r.height,
-        index=r.index, fee_paid=r.fee_paid,
+        index=r.index, fee_paid=r.fee_paid, compliance_rules=list(r.rules),
     )

@@ -17,7 +17,10 @@ import enum
 import random
 
 from aurigraph.consensus.confchange import (
-    apply_to_conf_state, check_conf_change, check_promotion, decode_conf_change,
+    apply_to_conf_state,
+    check_conf_change,
+    check_promotion,
+    decode_conf_change,
 )
 from aurigraph.consensus.config import Config
 from aurigraph.consensus.errors import Compacted, ConfChangeRejected, NotLeader, ProposalDropped
@@ -28,7 +31,13 @@ from aurigraph.consensus.stake import election_timeout_ticks, transfer_target
 from aurigraph.consensus.storage import Storage
 from aurigraph.consensus.tracker import ProgressState, ProgressTracker
 from aurigraph.consensus.types import (
-    ConfChange, ConfState, Entry, EntryType, HardState, Message, Snapshot,
+    ConfChange,
+    ConfState,
+    Entry,
+    EntryType,
+    HardState,
+    Message,
+    Snapshot,
 )
 from aurigraph.consensus.types import MessageType as MT
 
@@ -73,6 +82,7 @@ class Raft:
         self.lead_transferee = NONE
         self.pending_conf_index = 0
         self.stake_cooldown_ticks = 0
+        self.can_lead = True  # False: a voter that must not lead (its owner cannot sign blocks)
         # Owed to followers at the next Ready (see flush_appends): new entries, a newer commit index.
         self.entries_to_send = False
         self.commit_to_announce = False
@@ -87,7 +97,7 @@ class Raft:
         return HardState(self.term, self.vote, self.log.committed)
 
     def promotable(self) -> bool:
-        return self.id in self.tracker.voters
+        return self.id in self.tracker.voters and self.can_lead
 
     def committed_entry_in_current_term(self) -> bool:
         return self.log.term_or_zero(self.log.committed) == self.term

@@ -122,6 +122,11 @@ class RawNode:
     def transfer_leader(self, transferee: int) -> None:
         self.raft.transfer_leader(transferee)
 
+    def set_can_lead(self, can_lead: bool) -> None:
+        """A voter that must not lead (e.g. it does not hold its signing key) still votes and
+        replicates, but never campaigns, not even when a leader hands over to it."""
+        self.raft.can_lead = can_lead
+
     def read_index(self, request_ctx: bytes) -> None:
         """Ask for a linearizable read; the answer is a `ReadState` with this context in a later
         Ready. `request_ctx` must be unique among pending reads."""

@@ -34,7 +34,7 @@ class Scheme(enum.IntEnum):
     HYBRID = 3
 
     @classmethod
-    def parse(cls, value: int | str) -> "Scheme":
+    def parse(cls, value: int | str) -> Scheme:
         """Accept the enum number or a name such as 'ed25519', 'ml-dsa-87', 'hybrid'."""
         try:
             if isinstance(value, str):

@@ -65,6 +65,16 @@ CREATE TABLE data_entries (
     PRIMARY KEY (address, key)
 );
 """),
+    (2, "governance: admin transactions, compliance flags, governance state", """
+ALTER TABLE transactions DROP CONSTRAINT transactions_kind_check;
+ALTER TABLE transactions ADD CONSTRAINT transactions_kind_check CHECK (kind IN ('transfer', 'data', 'admin'));
+ALTER TABLE transactions ADD COLUMN compliance_rules TEXT[];
+CREATE TABLE ledger_meta (
+    key             BYTEA PRIMARY KEY,
+    value           BYTEA NOT NULL,
+    updated_height  BIGINT NOT NULL
+);
+"""),
 )
 
 _LOCK_KEY = 0x4155_5249  # pg_advisory_xact_lock key: one migrator at a time

@@ -32,6 +32,7 @@ DEFAULT_SCHEMA = "aurigraph"
 APPLICATION_NAME = "aurigraph-indexer"  # how its sessions show in pg_stat_activity
 ACCOUNT_COLUMNS = ("address", "balance", "nonce", "updated_height")
 DATA_COLUMNS = ("address", "key", "value_digest", "updated_height")
+META_COLUMNS = ("key", "value", "updated_height")
 
 __all__ = ["UNREACHABLE", "ChainMismatch", "IndexGap", "PgIndex", "connect_pool", "drop_schema", "valid_schema"]
 # PostgreSQL away (down, restarting, connection lost or terminated): retry later. Any other error
@@ -128,21 +129,25 @@ class PgIndex:
             blocks = [b for b in blocks if b[0].header.height > head.height]
             if not blocks:
                 return head.height, 0
-            rows = block_rows(blocks, head, await _state_for(conn, blocks), self.genesis.params.min_fee)
+            governance = self.genesis.governance
+            rows = block_rows(blocks, head, await _state_for(conn, blocks, governance), self.genesis.params.min_fee,
+                              governance)
             await conn.copy_records_to_table("blocks", columns=BLOCK_COLUMNS, records=rows.blocks)
             await conn.copy_records_to_table("transactions", columns=TX_COLUMNS, records=rows.transactions)
             await _upsert(conn, "accounts", ACCOUNT_COLUMNS, ("address",),
                           [(a, acc.balance, acc.nonce, h) for a, (acc, h) in rows.accounts.items()])
             await _upsert(conn, "data_entries", DATA_COLUMNS, ("address", "key"),
                           [(a, k.encode(), d, h) for (a, k), (d, h) in rows.data.items()])
+            await _upsert(conn, "ledger_meta", META_COLUMNS, ("key",), [(k, v, h) for k, (v, h) in rows.meta.items()])
+            await conn.execute("DELETE FROM ledger_meta WHERE value = ''::bytea")  # b"": the entry was removed
             await conn.execute("UPDATE index_cursor SET height = $1, block_hash = $2, state_digest = $3, "
                                "updated_at = now()", rows.head.height, rows.head.hash, rows.head.state_digest)
             return rows.head.height, rows.row_count
 
 
-async def _state_for(conn, blocks) -> MemoryState:
-    """The indexed accounts and data entries the blocks touch."""
-    addresses, keys = touched(blocks)
+async def _state_for(conn, blocks, governance) -> MemoryState:
+    """The indexed accounts, data entries and governance state the blocks touch."""
+    addresses, keys, meta = touched(blocks, governance)
     state = MemoryState({r["address"]: Account(int(r["balance"]), int(r["nonce"])) for r in await conn.fetch(
         "SELECT address, balance, nonce FROM accounts WHERE address = ANY($1::bytea[])", list(addresses))})
     if keys:
@@ -151,6 +156,8 @@ async def _state_for(conn, blocks) -> MemoryState:
             "JOIN unnest($1::bytea[], $2::bytea[]) AS k(address, key) USING (address, key)",
             [a for a, _ in keys], [k.encode() for _, k in keys])
         state.data.update({(r["address"], r["key"].decode()): r["value_digest"] for r in found})
+    state.meta_entries.update({r["key"]: r["value"] for r in await conn.fetch(
+        "SELECT key, value FROM ledger_meta WHERE key = ANY($1::bytea[])", list(meta))})
     return state
 
 
@@ -162,5 +169,5 @@ async def _upsert(conn, table: str, columns: tuple[str, ...], key: tuple[str, ..
     await conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
     await conn.copy_records_to_table(stage, columns=columns, records=records)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in key)
-    await conn.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM {stage} "
+    await conn.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM {stage} "  # nosec B608  # table/column names are this module's constants, values go through COPY
                        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}")

@@ -27,8 +27,8 @@ class IndexedTx:
     fee_paid: int
 
 
-_COLUMNS = "tx_id, height, position, sender, nonce, fee, timestamp_ms, kind, recipient, amount, data_key, status, " \
-           "reason, fee_paid"
+_COLUMNS = ("tx_id, height, position, sender, nonce, fee, timestamp_ms, kind, recipient, amount, data_key, status, "
+            "reason, fee_paid")
 # Newest first, as two index range scans (sender side, recipient side) merged: the OR of both
 # conditions would make PostgreSQL sort every matching row before it could apply LIMIT.
 _ACCOUNT_TXS = f"""
@@ -38,7 +38,7 @@ SELECT {_COLUMNS} FROM (
     UNION ALL
     (SELECT {_COLUMNS} FROM transactions WHERE recipient = $1 AND sender <> $1 AND (height, position) < ($2, $3)
      ORDER BY height DESC, position DESC LIMIT $4)
-) AS t ORDER BY height DESC, position DESC LIMIT $4"""
+) AS t ORDER BY height DESC, position DESC LIMIT $4"""  # nosec B608  # only the constant _COLUMNS is interpolated; values are $n parameters
 
 _NO_CURSOR = (2**63 - 1, 2**31 - 1)
 

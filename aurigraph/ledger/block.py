@@ -15,8 +15,9 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from aurigraph.crypto import DIGEST_SIZE, Scheme, Signer, Tag, derive_address, digest, verify_batch
+from aurigraph.crypto import DIGEST_SIZE, Scheme, Signer, Tag, digest, verify_batch
 from aurigraph.ledger.errors import InvalidBlock, Rejection, StateDivergence
+from aurigraph.ledger.governance import NO_GOVERNANCE, Governance, ValidatorKey
 from aurigraph.ledger.merkle import leaf_hash, merkle_proof, merkle_proofs, merkle_root, verify_proof
 from aurigraph.ledger.state import BlockResult, ReceiptStatus, StateReader, apply_transactions
 from aurigraph.ledger.transaction import SignedTx
@@ -54,15 +55,6 @@ class Block:
     @property
     def hash(self) -> bytes:
         return block_hash(self.header)
-
-
-@dataclass(frozen=True)
-class ValidatorKey:
-    """What a follower needs to check a proposer: its address, scheme and public key."""
-
-    address: bytes
-    scheme: Scheme
-    public_key: bytes
 
 
 def header_bytes(h: BlockHeader) -> bytes:
@@ -113,7 +105,7 @@ def sign_header(header: BlockHeader, signer: Signer) -> BlockSignature:
 class BuiltBlock:
     block: Block
     result: BlockResult
-    rejected: tuple[tuple[SignedTx, Rejection], ...]  # dropped from the block, with why
+    rejected: tuple[tuple[SignedTx, Rejection, str], ...]  # dropped from the block: reason and detail
 
 
 def build_block(
@@ -125,29 +117,34 @@ def build_block(
     timestamp_ms: int,
     min_fee: int,
     max_txs: int,
+    governance: Governance = NO_GOVERNANCE,
 ) -> BuiltBlock:
     """Build the child of `parent` from up to `max_txs` candidates that commit on `state`.
 
     Candidates are tried in order; ones that would be rejected (replayed nonce, no balance, ...)
     are left out and reported, so blocks carry only transactions that commit.
     """
-    trial = apply_transactions(
-        state, candidates[:max_txs], chain_id=parent.chain_id, height=parent.height + 1,
-        proposer=proposer.address, min_fee=min_fee, prev_state_digest=parent.state_digest,
-    )
+    timestamp_ms = max(timestamp_ms, parent.timestamp_ms)
+    context = dict(chain_id=parent.chain_id, height=parent.height + 1, proposer=proposer.address, min_fee=min_fee,
+                   prev_state_digest=parent.state_digest, timestamp_ms=timestamp_ms, governance=governance)
+    trial = apply_transactions(state, candidates[:max_txs], **context)
     included = tuple(candidates[r.index] for r in trial.receipts if r.status is ReceiptStatus.COMMITTED)
-    rejected = tuple((candidates[r.index], r.reason) for r in trial.receipts if r.status is ReceiptStatus.REJECTED)
+    rejected = tuple((candidates[r.index], r.reason, _detail(r)) for r in trial.receipts
+                     if r.status is ReceiptStatus.REJECTED)
     # Re-apply only the included transactions so receipt indexes match positions in the block.
-    result = trial if not rejected else apply_transactions(
-        state, included, chain_id=parent.chain_id, height=parent.height + 1,
-        proposer=proposer.address, min_fee=min_fee, prev_state_digest=parent.state_digest,
-    )
+    result = trial if not rejected else apply_transactions(state, included, **context)
     header = BlockHeader(
         chain_id=parent.chain_id, shard_id=parent.shard_id, height=parent.height + 1,
         prev_hash=block_hash(parent), tx_root=tx_root(included), state_digest=result.state_digest,
-        proposer=proposer.address, timestamp_ms=max(timestamp_ms, parent.timestamp_ms), tx_count=len(included),
+        proposer=proposer.address, timestamp_ms=timestamp_ms, tx_count=len(included),
     )
     return BuiltBlock(Block(header, included, (sign_header(header, proposer),)), result, rejected)
+
+
+def _detail(receipt) -> str:
+    if receipt.rules:
+        return f"{receipt.reason.label}: refused by compliance rule {receipt.rules[0]!r}"
+    return receipt.reason.label
 
 
 def verify_block(block: Block, parent: BlockHeader, validators: Mapping[bytes, ValidatorKey]) -> None:
@@ -183,12 +180,13 @@ def verify_block_contents(block: Block, validators: Mapping[bytes, ValidatorKey]
         raise InvalidBlock(f"block {h.height} is not signed by its proposer")
 
 
-def replay_block(block: Block, state: StateReader, *, prev_state_digest: bytes, min_fee: int) -> BlockResult:
+def replay_block(block: Block, state: StateReader, *, prev_state_digest: bytes, min_fee: int,
+                 governance: Governance = NO_GOVERNANCE) -> BlockResult:
     """Apply a committed block; raise `StateDivergence` if the state digest differs from the header's."""
     h = block.header
     result = apply_transactions(
         state, block.transactions, chain_id=h.chain_id, height=h.height, proposer=h.proposer,
-        min_fee=min_fee, prev_state_digest=prev_state_digest,
+        min_fee=min_fee, prev_state_digest=prev_state_digest, timestamp_ms=h.timestamp_ms, governance=governance,
     )
     if result.state_digest != h.state_digest:
         raise StateDivergence(
@@ -196,8 +194,4 @@ def replay_block(block: Block, state: StateReader, *, prev_state_digest: bytes, 
             f"but the header says {h.state_digest.hex()[:16]}…; halting this replica"
         )
     return result
-
-
-def validator_key(scheme: Scheme, public_key: bytes) -> ValidatorKey:
-    return ValidatorKey(derive_address(scheme, public_key), scheme, public_key)
 

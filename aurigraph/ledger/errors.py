@@ -21,6 +21,9 @@ class Rejection(enum.IntEnum):
     FEE_TOO_LOW = 11
     BAD_TIMESTAMP = 12
     HELD_FOR_REVIEW = 13  # not a ledger rule: the optimizer's hold policy refuses a flagged sender
+    COMPLIANCE = 14  # a compliance rule with action REJECT matched
+    NOT_AUTHORIZED = 15  # an administrative action from an address that is not a chain admin
+    INVALID_ADMIN_ACTION = 16  # an administrative action that cannot apply
 
     @property
     def label(self) -> str:

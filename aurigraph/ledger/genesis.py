@@ -11,8 +11,9 @@ import struct
 from dataclasses import dataclass, field
 
 from aurigraph.crypto import ZERO_DIGEST, CryptoError, Scheme, Tag, derive_address, digest
-from aurigraph.ledger.block import Block, BlockHeader, ValidatorKey
+from aurigraph.ledger.block import Block, BlockHeader
 from aurigraph.ledger.errors import GenesisError
+from aurigraph.ledger.governance import Governance, ValidatorKey
 from aurigraph.ledger.merkle import EMPTY_ROOT
 from aurigraph.ledger.state import Account, MemoryState
 from aurigraph.ledger.transaction import MAX_CHAIN_ID_BYTES, U64_MAX
@@ -59,6 +60,7 @@ class Genesis:
     balances: tuple[tuple[bytes, int], ...]
     validators: tuple[Validator, ...]
     params: ChainParams = ChainParams()
+    admins: tuple[bytes, ...] = ()  # addresses that may send administrative actions (none: governance is off)
 
     def __post_init__(self) -> None:
         if not 0 < len(self.chain_id.encode()) <= MAX_CHAIN_ID_BYTES:
@@ -84,10 +86,16 @@ class Genesis:
             raise GenesisError("balance addresses must be 32 bytes")
         if any(amount < 0 for _, amount in self.balances) or sum(a for _, a in self.balances) > U64_MAX:
             raise GenesisError("balances must be >= 0 and total supply at most 2^64-1")
+        if any(not isinstance(a, bytes) or len(a) != 32 for a in self.admins) or len(set(self.admins)) != len(self.admins):
+            raise GenesisError("admins must be distinct 32-byte addresses")
 
     @property
     def validator_keys(self) -> dict[bytes, ValidatorKey]:
         return {v.address: v.key for v in self.validators}
+
+    @property
+    def governance(self) -> Governance:
+        return Governance(frozenset(self.admins), {v.id: v.key for v in self.validators})
 
     def state(self) -> MemoryState:
         return MemoryState({address: Account(balance=amount) for address, amount in self.balances if amount})
@@ -107,6 +115,8 @@ def genesis_digest(g: Genesis) -> bytes:
         ]
     p = g.params
     parts.append(struct.pack(">QIQQ", p.min_fee, p.max_block_txs, p.max_clock_skew_ms, p.max_tx_age_ms))
+    if g.admins:  # (a genesis without admins keeps the encoding it had before governance existed)
+        parts += [struct.pack(">I", len(g.admins)), *sorted(g.admins)]
     return digest(Tag.GENESIS, *parts)
 
 

@@ -11,6 +11,9 @@ writes in the same order from the same genesis — cheap to compare, no full-sta
 
 Fees go to the block's proposer. Amounts never overflow: genesis caps total supply at 2^64-1, and
 transfers only move value.
+
+Administrative actions and compliance rules (`aurigraph.ledger.governance`) are applied here too:
+their state is the *meta* key space, committed by the digest like balances and data.
 """
 
 from __future__ import annotations
@@ -23,6 +26,20 @@ from typing import Protocol
 
 from aurigraph.crypto import Tag, digest
 from aurigraph.ledger.errors import Rejection
+from aurigraph.ledger.governance import (
+    ADMIN_ACTIONS,
+    DAY_MS,
+    NO_GOVERNANCE,
+    PASS,
+    RULES_KEY,
+    ComplianceRules,
+    Governance,
+    SetRules,
+    admin_writes,
+    check_admin,
+    check_compliance,
+    daily_write,
+)
 from aurigraph.ledger.transaction import DataWrite, SignedTx, Transfer
 
 
@@ -42,6 +59,8 @@ class StateReader(Protocol):
 
     def data_digest(self, address: bytes, key: str) -> bytes | None: ...
 
+    def meta(self, key: bytes) -> bytes | None: ...
+
 
 class ReceiptStatus(enum.IntEnum):
     """Numbers match `aurigraph.v1.TransactionStatus` for the two outcomes a block can give."""
@@ -58,6 +77,7 @@ class Receipt:
     height: int
     index: int
     fee_paid: int
+    rules: tuple[str, ...] = ()  # compliance rules: the one that rejected it, or those that flagged it
 
 
 @dataclass
@@ -71,6 +91,7 @@ class StateDelta:
     base: StateReader
     accounts: dict[bytes, Account] = field(default_factory=dict)
     data: dict[tuple[bytes, str], bytes] = field(default_factory=dict)  # value digests
+    meta_writes: dict[bytes, bytes] = field(default_factory=dict)  # governance state; b"" means removed
 
     def account(self, address: bytes) -> Account:
         found = self.accounts.get(address)
@@ -80,6 +101,10 @@ class StateDelta:
         found = self.data.get((address, key))
         return found if found is not None else self.base.data_digest(address, key)
 
+    def meta(self, key: bytes) -> bytes | None:
+        found = self.meta_writes.get(key)
+        return found if found is not None else self.base.meta(key)
+
 
 class MemoryState:
     """An in-memory `StateReader` that deltas are committed into. Used by tests and tools."""
@@ -87,6 +112,7 @@ class MemoryState:
     def __init__(self, accounts: Mapping[bytes, Account] | None = None) -> None:
         self.accounts: dict[bytes, Account] = dict(accounts or {})
         self.data: dict[tuple[bytes, str], bytes] = {}
+        self.meta_entries: dict[bytes, bytes] = {}
 
     def account(self, address: bytes) -> Account:
         return self.accounts.get(address, EMPTY_ACCOUNT)
@@ -94,9 +120,17 @@ class MemoryState:
     def data_digest(self, address: bytes, key: str) -> bytes | None:
         return self.data.get((address, key))
 
+    def meta(self, key: bytes) -> bytes | None:
+        return self.meta_entries.get(key)
+
     def commit(self, delta: StateDelta) -> None:
         self.accounts.update(delta.accounts)
         self.data.update(delta.data)
+        for key, value in delta.meta_writes.items():
+            if value:
+                self.meta_entries[key] = value
+            else:
+                self.meta_entries.pop(key, None)
 
 
 @dataclass(frozen=True)
@@ -134,30 +168,63 @@ def apply_transactions(
     proposer: bytes,
     min_fee: int,
     prev_state_digest: bytes,
+    timestamp_ms: int = 0,
+    governance: Governance = NO_GOVERNANCE,
 ) -> BlockResult:
-    """Apply `txs` in order on top of `state`; failing transactions get a REJECTED receipt and change nothing."""
+    """Apply `txs` in order on top of `state`; failing transactions get a REJECTED receipt and change
+    nothing. `timestamp_ms` is the block's (the day of daily limits); `governance` says who may send
+    administrative actions."""
     delta = StateDelta(state)
     receipts: list[Receipt] = []
+    rules = ComplianceRules.decode(state.meta(RULES_KEY))
+    day = timestamp_ms // DAY_MS
     for index, tx in enumerate(txs):
         body = tx.body
+        kind = body.kind
         reason = Rejection.WRONG_CHAIN if body.chain_id != chain_id else check_stateful(delta, tx, min_fee)
+        is_admin = isinstance(kind, ADMIN_ACTIONS)
+        if reason is None and is_admin:
+            reason = check_admin(governance, delta, body.sender, chain_id, kind)
+        verdict = PASS
+        if reason is None and rules.rules and not is_admin:
+            verdict = _compliance(rules, delta, tx, day)
+            if verdict.rejected_by:
+                reason = Rejection.COMPLIANCE
         if reason is not None:
-            receipts.append(Receipt(tx.tx_id, ReceiptStatus.REJECTED, reason, height, index, 0))
+            named = (verdict.rejected_by,) if verdict.rejected_by else ()
+            receipts.append(Receipt(tx.tx_id, ReceiptStatus.REJECTED, reason, height, index, 0, named))
             continue
         sender = delta.account(body.sender)
         delta.accounts[body.sender] = Account(sender.balance - body.spend, sender.nonce + 1)
-        kind = body.kind
         if isinstance(kind, Transfer):
             recipient = delta.account(kind.recipient)
             delta.accounts[kind.recipient] = Account(recipient.balance + kind.amount, recipient.nonce)
+            if rules.tracks_daily:
+                delta.meta_writes.update(daily_write(delta, body.sender, day, kind.amount))
         elif isinstance(kind, DataWrite):
             delta.data[(body.sender, kind.key)] = kind.value_digest
+        else:
+            delta.meta_writes.update(admin_writes(kind))
+            if isinstance(kind, SetRules):
+                rules = kind.rules
         if body.fee:
             producer = delta.account(proposer)
             delta.accounts[proposer] = Account(producer.balance + body.fee, producer.nonce)
-        receipts.append(Receipt(tx.tx_id, ReceiptStatus.COMMITTED, None, height, index, body.fee))
+        receipts.append(Receipt(tx.tx_id, ReceiptStatus.COMMITTED, None, height, index, body.fee, verdict.flagged_by))
     receipts_t = tuple(receipts)
     return BlockResult(receipts_t, delta, chain_state_digest(prev_state_digest, height, receipts_t, delta))
+
+
+def _compliance(rules: ComplianceRules, state: StateDelta, tx: SignedTx, day: int):
+    body = tx.body
+    kind = body.kind
+    transfer = isinstance(kind, Transfer)
+    sender_after = state.account(body.sender).balance - body.spend
+    balances = {body.sender: sender_after}
+    if transfer and kind.recipient != body.sender:
+        balances[kind.recipient] = state.account(kind.recipient).balance + kind.amount
+    return check_compliance(rules, state, sender=body.sender, recipient=kind.recipient if transfer else None,
+                            amount=kind.amount if transfer else 0, balances_after=balances, day=day)
 
 
 _U64 = struct.Struct(">Q")
@@ -167,7 +234,8 @@ def chain_state_digest(prev: bytes, height: int, receipts: Iterable[Receipt], de
     """Canonical, order-independent encoding of the writes (sorted keys) plus receipts in order."""
     parts: list[bytes] = [_U64.pack(height)]
     for r in receipts:
-        parts += [r.tx_id, struct.pack(">BBIQ", r.status, r.reason or 0, r.index, r.fee_paid)]
+        parts += [r.tx_id, struct.pack(">BBIQH", r.status, r.reason or 0, r.index, r.fee_paid, len(r.rules))]
+        parts += [struct.pack(">H", len(n)) + n.encode() for n in r.rules]
     parts.append(_U64.pack(len(delta.accounts)))
     for address in sorted(delta.accounts):
         account = delta.accounts[address]
@@ -176,4 +244,8 @@ def chain_state_digest(prev: bytes, height: int, receipts: Iterable[Receipt], de
     for address, key in sorted(delta.data):
         encoded_key = key.encode()
         parts += [address, struct.pack(">H", len(encoded_key)), encoded_key, delta.data[(address, key)]]
+    parts.append(_U64.pack(len(delta.meta_writes)))
+    for key in sorted(delta.meta_writes):
+        value = delta.meta_writes[key]
+        parts += [struct.pack(">H", len(key)), key, struct.pack(">I", len(value)), value]
     return digest(Tag.STATE, prev, *parts)

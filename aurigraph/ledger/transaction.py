@@ -16,6 +16,7 @@ from functools import cached_property
 
 from aurigraph.crypto import ADDRESS_SIZE, KeyPair, Scheme, Sealed, Tag, digest, sign
 from aurigraph.ledger.errors import Rejection, TxRejected
+from aurigraph.ledger.governance import ADMIN_ACTIONS, AdminAction
 
 U64_MAX = 2**64 - 1
 MAX_CHAIN_ID_BYTES = 64
@@ -89,7 +90,7 @@ class TxBody:
     nonce: int
     fee: int
     timestamp_ms: int
-    kind: Transfer | DataWrite
+    kind: Transfer | DataWrite | AdminAction
 
     def __post_init__(self) -> None:
         if not isinstance(self.chain_id, str) or not 0 < len(self.chain_id.encode()) <= MAX_CHAIN_ID_BYTES:
@@ -98,8 +99,8 @@ class TxBody:
         _check_u64("nonce", self.nonce, Rejection.MALFORMED)
         _check_u64("fee", self.fee, Rejection.INVALID_AMOUNT)
         _check_u64("timestamp_ms", self.timestamp_ms, Rejection.BAD_TIMESTAMP)
-        if not isinstance(self.kind, (Transfer, DataWrite)):
-            raise TxRejected(Rejection.MALFORMED, "transaction must be a transfer or a data write")
+        if not isinstance(self.kind, (Transfer, DataWrite, *ADMIN_ACTIONS)):
+            raise TxRejected(Rejection.MALFORMED, "transaction must be a transfer, a data write or an admin action")
 
     @property
     def spend(self) -> int:

@@ -11,11 +11,12 @@ The clock is injected (`now_ms`), so tests decide what time it is.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aurigraph.crypto import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, derive_address, verify_batch
 from aurigraph.ledger.errors import Rejection, TxRejected
 from aurigraph.ledger.genesis import ChainParams
+from aurigraph.ledger.governance import ADMIN_ACTIONS
 from aurigraph.ledger.transaction import SignedTx
 
 Verdict = TxRejected | None  # None: passed
@@ -26,6 +27,7 @@ class StatelessValidator:
     chain_id: str
     params: ChainParams
     now_ms: Callable[[], int]
+    admins: frozenset[bytes] = field(default_factory=frozenset)  # who may send administrative actions
 
     def precheck(self, tx: SignedTx, now_ms: int) -> Verdict:
         """Every stateless check except the signature itself; the first failure wins."""
@@ -45,6 +47,8 @@ class StatelessValidator:
             return TxRejected(Rejection.SENDER_MISMATCH, "public key does not derive the sender address")
         if body.chain_id != self.chain_id:
             return TxRejected(Rejection.WRONG_CHAIN, f"chain id {body.chain_id!r} is not {self.chain_id!r}")
+        if isinstance(body.kind, ADMIN_ACTIONS) and body.sender not in self.admins:
+            return TxRejected(Rejection.NOT_AUTHORIZED, "only a chain admin may send an administrative action")
         if body.fee < self.params.min_fee:
             return TxRejected(Rejection.FEE_TOO_LOW, f"fee {body.fee} is below the minimum {self.params.min_fee}")
         if body.timestamp_ms > now_ms + self.params.max_clock_skew_ms:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -37,6 +38,9 @@ class NodeSettings(BaseModel):
     snapshot_every_txs: int = Field(100_000, ge=1)
     keep_log_entries: int = Field(256, ge=0)
     # The PostgreSQL index (`aurigraph.indexer`): off without a DSN.
+    # Signs the audit notes of administrative actions taken outside the ledger (membership changes,
+    # model promotions) when the genesis lists admins; default: the data dir's keys/admin.key.
+    admin_key: Path | None = None
     postgres_dsn: str | None = None
     postgres_schema: str = Field("aurigraph", pattern=r"^[a-z_][a-z0-9_]{0,62}$")  # unquoted in search_path
     # The optimizer (`actors.optimizer`, docs/optimizer.md): off unless asked for. Without a usable
@@ -48,11 +52,24 @@ class NodeSettings(BaseModel):
     adapt_batching: bool = True  # batch size / wait / pipeline depth from the load forecast
     adapt_ticks: bool = True  # election / heartbeat ticks from observed round trips (never below the floor)
     election_floor_ms: int = Field(1000, ge=100)
+    # Validator keys (`aurigraph.keystore`, docs/security.md): encrypted files in the data dir, or an
+    # HSM through its PKCS#11 module and token. The HSM PIN is never a setting: $AURIGRAPH_HSM_PIN,
+    # else the file `hsm_pin_file` names.
+    keystore: Literal["file", "pkcs11"] = "file"
+    hsm_module: Path | None = None
+    hsm_token: str | None = Field(None, min_length=1, max_length=32)  # a PKCS#11 token label
+    hsm_pin_file: Path | None = None
 
     @model_validator(mode="after")
     def _ticks(self) -> NodeSettings:
         if self.election_ticks <= self.heartbeat_ticks:
             raise ValueError("election_ticks must exceed heartbeat_ticks")
+        return self
+
+    @model_validator(mode="after")
+    def _keystore(self) -> NodeSettings:
+        if self.keystore == "pkcs11" and (self.hsm_module is None or self.hsm_token is None):
+            raise ValueError("the pkcs11 keystore needs an HSM module (--hsm-module) and a token label (--hsm-token)")
         return self
 
     def consensus_config(self, node_id: int, applied_index: int = 0) -> Config:

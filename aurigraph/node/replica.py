@@ -29,6 +29,12 @@ far behind, or one that starts from nothing) receives that snapshot and then the
 catch-up costs the state's size plus at most about `snapshot_every_txs` replayed transactions.
 Such a replica holds no blocks below its snapshot: the storage shards have them.
 
+Validator keys: a committed `RotateKey` action replaces a validator's key from the next block on. The
+driver follows the rotations (for checking proposers) and, when its own key is rotated, signs with
+the new key, which it looks up with `key_source` (the node's keystore: the operator creates the new
+key there before the rotation commits). A leader that does not hold its current key proposes
+nothing and hands leadership over.
+
 A replica whose disk was lost must not rejoin as the voter it was (its votes and the entries it
 acknowledged are gone): it is removed, re-added as a learner, catches up, and is promoted with
 `propose_membership` (the supervisor's `resync_replica` does this; see docs/runtime.md).
@@ -55,16 +61,20 @@ from aurigraph.consensus import (
     StateRole,
     decode_conf_change,
 )
-from aurigraph.crypto import KeyPair
+from aurigraph.crypto import Signer
 from aurigraph.ledger import (
     Block,
     BuiltBlock,
     Genesis,
     Receipt,
     Rejection,
+    RotateKey,
     SignedTx,
     build_block,
+    by_address,
+    current_validator_keys,
     replay_block,
+    rotated,
     verify_block,
 )
 from aurigraph.storage.ledger_store import LedgerStore
@@ -136,7 +146,7 @@ class ReplicaDriver:
     def __init__(
         self,
         node_id: int,
-        node_key: KeyPair,
+        node_key: Signer | None,
         genesis: Genesis,
         raft_log: RocksRaftStorage,
         ledger: LedgerStore,
@@ -144,19 +154,20 @@ class ReplicaDriver:
         rng: random.Random,
         now_ms: Callable[[], int],
         settings: DriverSettings = DriverSettings(),
+        key_source: Callable[[], Iterable[Signer]] | None = None,
     ) -> None:
-        me = next((v for v in genesis.validators if v.id == node_id), None)
-        if me is None or me.address != node_key.address:
-            raise StorageMismatch(f"node key {node_key.address.hex()[:12]}… is not validator {node_id} of this genesis")
+        if all(v.id != node_id for v in genesis.validators):
+            raise StorageMismatch(f"validator {node_id} is not in this genesis")
         self.node_id = node_id
-        self.node_key = node_key
         self.genesis = genesis
+        self._governance = genesis.governance
+        self._key_source = key_source or (lambda: ())
+        self._offered_key = node_key
         self.raft_log = raft_log
         self.ledger = ledger
         self.node = RawNode(config, raft_log, rng)
         self.now_ms = now_ms
         self.settings = settings
-        self._validators = genesis.validator_keys
         self._pending: dict[bytes, SignedTx] = {}
         self._gap_since_ms: dict[bytes, int] = {}
         self._oldest_pending_ms: int | None = None
@@ -170,11 +181,30 @@ class ReplicaDriver:
         if stored.data:
             ledger.install_snapshot(stored.data)
         self._snapshot_index = stored.metadata.index
+        self._follow_keys(current_validator_keys(self._governance, ledger))
+        if self.node_key is None:
+            raise StorageMismatch(f"no key held for validator {node_id}'s current key "
+                                  f"{self._keys[node_id].address.hex()[:12]}… (the node key given and the keystore)")
         # (index, transactions) of the applied entries still in the log, oldest first, and the
         # transactions applied since the snapshot: the snapshot and compaction policy counts them.
         # Entries applied before a restart and already behind the snapshot are not listed.
         self._applied_txs: deque[tuple[int, int]] = deque()
         self._txs_since_snapshot = 0
+
+    def _follow_keys(self, keys) -> None:
+        """Use `keys` (validator id -> key) to check proposers, and sign with our current key if held."""
+        self._keys = keys
+        self._validators = by_address(keys)
+        mine = keys[self.node_id].public_key
+        held = [self._offered_key, *self._key_source()] if self._offered_key else self._key_source()
+        key = next((k for k in held if k.public_key == mine), None)
+        # A keystore key is decrypted / logged in on first use: do it now, so a bad one fails here.
+        self.node_key = key.unlock() if hasattr(key, "unlock") else key
+        self.node.set_can_lead(self.node_key is not None)
+
+    @property
+    def holds_current_key(self) -> bool:
+        return self.node_key is not None
 
     # --- inputs ---------------------------------------------------------------------------------
 
@@ -262,6 +292,8 @@ class ReplicaDriver:
 
     def _apply(self, rd: Ready, out: Output) -> None:
         installed = rd.snapshot is not None and rd.snapshot.data and self.ledger.install_snapshot(rd.snapshot.data)
+        if installed:
+            self._follow_keys(current_validator_keys(self._governance, self.ledger))
         if installed and self._in_flight is not None:
             self._drop_in_flight(out)
         for entry in rd.committed_entries:
@@ -288,13 +320,17 @@ class ReplicaDriver:
         if block.header.height <= head.height:
             return len(block.transactions)  # applied before a restart: the ledger is ahead of the log
         verify_block(block, head, self._validators)
-        result = replay_block(block, self.ledger, prev_state_digest=head.state_digest, min_fee=self.genesis.params.min_fee)
+        result = replay_block(block, self.ledger, prev_state_digest=head.state_digest,
+                              min_fee=self.genesis.params.min_fee, governance=self._governance)
         self._commit(index, block, data, result.receipts, result.delta, out)
         return len(block.transactions)
 
     def _commit(self, index: int, block: Block, data: bytes, receipts, delta, out: Output) -> None:
         self.ledger.apply(block, data, receipts, delta)
         self._index_of_height[block.header.height] = index
+        kinds = [tx.body.kind for tx in block.transactions]
+        if any(isinstance(k, RotateKey) for k in kinds):
+            self._follow_keys(rotated(self._keys, kinds))
         out.outcomes.extend(TxOutcome(r.tx_id, TxStatus.COMMITTED, r) for r in receipts)
 
     def _drop_in_flight(self, out: Output) -> None:
@@ -351,6 +387,9 @@ class ReplicaDriver:
     # --- block building (leader) ----------------------------------------------------------------
 
     def _maybe_propose(self, out: Output) -> None:
+        if self.node_key is None and self.is_leader:
+            self._hand_over()  # our key was rotated to one this replica does not hold
+            return
         if not self._pending or self._in_flight is not None or not self.is_leader:
             return
         status = self.node.status()
@@ -365,13 +404,14 @@ class ReplicaDriver:
             by_sender.setdefault(tx.body.sender, []).append(tx)
         candidates = [tx for txs in by_sender.values() for tx in sorted(txs, key=lambda t: t.body.nonce)]
         built = build_block(self.ledger.head, self.ledger, candidates, proposer=self.node_key, timestamp_ms=now,
-                            min_fee=self.genesis.params.min_fee, max_txs=knobs.max_batch_txs)
-        for tx, reason in built.rejected:
+                            min_fee=self.genesis.params.min_fee, max_txs=knobs.max_batch_txs,
+                            governance=self._governance)
+        for tx, reason, detail in built.rejected:
             if reason is Rejection.NONCE_GAP and now - self._gap_since_ms.setdefault(tx.tx_id, now) < self.settings.gap_retention_ms:
                 continue  # an earlier nonce may still arrive
             del self._pending[tx.tx_id]
             self._gap_since_ms.pop(tx.tx_id, None)
-            out.outcomes.append(TxOutcome(tx.tx_id, TxStatus.REJECTED, reason=reason, detail=reason.label))
+            out.outcomes.append(TxOutcome(tx.tx_id, TxStatus.REJECTED, reason=reason, detail=detail))
         if built.block.transactions:
             data = encode_block(built.block)
             try:
@@ -383,6 +423,13 @@ class ReplicaDriver:
                 del self._pending[tx.tx_id]
                 self._gap_since_ms.pop(tx.tx_id, None)
         self._oldest_pending_ms = now if self._pending else None
+
+    def _hand_over(self) -> None:
+        """A leader that cannot sign hands leadership to the voter with the most stake."""
+        conf = self.node.conf_state
+        others = [v for v in conf.voters if v != self.node_id]
+        if others and not self.node.raft.lead_transferee:  # (0: no transfer under way)
+            self.node.transfer_leader(max(others, key=lambda v: (conf.stake_of(v), -v)))
 
     # --- queries --------------------------------------------------------------------------------
 

@@ -30,6 +30,9 @@ class LedgerStore:
     def data_digest(self, address: bytes, key: str) -> bytes | None:
         return self.state.data_digest(address, key)
 
+    def meta(self, key: bytes) -> bytes | None:
+        return self.state.meta(key)
+
     @property
     def head(self) -> BlockHeader:
         return self.state.head

@@ -3,6 +3,7 @@
 Layout (one RocksDB, one per replica):
     b"A" + address                 -> u64 balance + u64 nonce
     b"D" + address + UTF-8 key     -> 64-byte value digest
+    b"X" + meta key                -> governance state (`aurigraph.ledger.governance`)
     b"M" + b"head"                 -> `aurigraph.v1.BlockHeader` of the last applied block
     b"M" + b"genesis"              -> hash of the genesis block this state started from
 
@@ -24,6 +25,7 @@ from aurigraph.storage.rocks import new_batch, scan_prefix, write_durably
 
 _ACCOUNT = b"A"
 _DATA = b"D"
+_META = b"X"
 _HEAD = b"Mhead"
 _GENESIS = b"Mgenesis"
 _BALANCE_NONCE = struct.Struct(">QQ")
@@ -62,6 +64,9 @@ class RocksState:
     def data_digest(self, address: bytes, key: str) -> bytes | None:
         return self._db.get(_DATA + address + key.encode())
 
+    def meta(self, key: bytes) -> bytes | None:
+        return self._db.get(_META + key)
+
     @property
     def head(self) -> BlockHeader:
         """Header of the last applied block (the genesis block before any other)."""
@@ -82,13 +87,19 @@ class RocksState:
             batch.put(_ACCOUNT + address, _BALANCE_NONCE.pack(account.balance, account.nonce))
         for (address, key), value_digest in delta.data.items():
             batch.put(_DATA + address + key.encode(), value_digest)
+        for key, value in delta.meta_writes.items():
+            if value:
+                batch.put(_META + key, value)
+            else:
+                batch.delete(_META + key)
         batch.put(_HEAD, encode_header(header))
 
     def export(self) -> LedgerSnapshotData:
         """The whole state as of the head, in key order."""
         accounts = tuple((k[1:], *_BALANCE_NONCE.unpack(v)) for k, v in scan_prefix(self._db, _ACCOUNT))
         data = tuple((k[1:33], k[33:].decode(), v) for k, v in scan_prefix(self._db, _DATA))
-        return LedgerSnapshotData(self._db.get(_GENESIS), self.head, accounts, data)
+        meta = tuple((k[1:], v) for k, v in scan_prefix(self._db, _META))
+        return LedgerSnapshotData(self._db.get(_GENESIS), self.head, accounts, data, meta)
 
     def install(self, snapshot: LedgerSnapshotData) -> None:
         """Replace the whole state with `snapshot` (same chain, at or after the head), atomically."""
@@ -99,9 +110,12 @@ class RocksState:
         batch = new_batch()
         batch.delete_range(_ACCOUNT, _ACCOUNT + b"\xff" * 33)
         batch.delete_range(_DATA, _DATA + b"\xff" * 33)
+        batch.delete_range(_META, _META + b"\xff" * 64)
         for address, balance, nonce in snapshot.accounts:
             batch.put(_ACCOUNT + address, _BALANCE_NONCE.pack(balance, nonce))
         for address, key, value_digest in snapshot.data:
             batch.put(_DATA + address + key.encode(), value_digest)
+        for key, value in snapshot.meta:
+            batch.put(_META + key, value)
         batch.put(_HEAD, encode_header(snapshot.head))
         write_durably(self._db, batch)

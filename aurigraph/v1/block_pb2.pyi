@@ -79,16 +79,26 @@ class Account(_message.Message):
     def __init__(self, address: _Optional[bytes] = ..., balance: _Optional[int] = ..., nonce: _Optional[int] = ...) -> None: ...
 
 class LedgerSnapshot(_message.Message):
-    __slots__ = ("genesis_hash", "head", "accounts", "data")
+    __slots__ = ("genesis_hash", "head", "accounts", "data", "meta")
     GENESIS_HASH_FIELD_NUMBER: _ClassVar[int]
     HEAD_FIELD_NUMBER: _ClassVar[int]
     ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    META_FIELD_NUMBER: _ClassVar[int]
     genesis_hash: bytes
     head: BlockHeader
     accounts: _containers.RepeatedCompositeFieldContainer[Account]
     data: _containers.RepeatedCompositeFieldContainer[DataDigest]
-    def __init__(self, genesis_hash: _Optional[bytes] = ..., head: _Optional[_Union[BlockHeader, _Mapping]] = ..., accounts: _Optional[_Iterable[_Union[Account, _Mapping]]] = ..., data: _Optional[_Iterable[_Union[DataDigest, _Mapping]]] = ...) -> None: ...
+    meta: _containers.RepeatedCompositeFieldContainer[MetaEntry]
+    def __init__(self, genesis_hash: _Optional[bytes] = ..., head: _Optional[_Union[BlockHeader, _Mapping]] = ..., accounts: _Optional[_Iterable[_Union[Account, _Mapping]]] = ..., data: _Optional[_Iterable[_Union[DataDigest, _Mapping]]] = ..., meta: _Optional[_Iterable[_Union[MetaEntry, _Mapping]]] = ...) -> None: ...
+
+class MetaEntry(_message.Message):
+    __slots__ = ("key", "value")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    key: bytes
+    value: bytes
+    def __init__(self, key: _Optional[bytes] = ..., value: _Optional[bytes] = ...) -> None: ...
 
 class DataDigest(_message.Message):
     __slots__ = ("address", "key", "value_digest")

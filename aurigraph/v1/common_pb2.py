@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61urigraph/v1/common.proto\x12\x0c\x61urigraph.v1\"a\n\tSignature\x12-\n\x06scheme\x18\x01 \x01(\x0e\x32\x1d.aurigraph.v1.SignatureScheme\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"l\n\x08\x41piError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\x12*\n\x06reason\x18\x03 \x01(\x0e\x32\x1a.aurigraph.v1.RejectReason\x12\x16\n\x0eretry_after_ms\x18\x04 \x01(\r*\x8e\x01\n\x0fSignatureScheme\x12 \n\x1cSIGNATURE_SCHEME_UNSPECIFIED\x10\x00\x12\x1c\n\x18SIGNATURE_SCHEME_ED25519\x10\x01\x12\x1e\n\x1aSIGNATURE_SCHEME_ML_DSA_87\x10\x02\x12\x1b\n\x17SIGNATURE_SCHEME_HYBRID\x10\x03*\xd5\x03\n\x0cRejectReason\x12\x1d\n\x19REJECT_REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17REJECT_REASON_MALFORMED\x10\x01\x12\x1a\n\x16REJECT_REASON_OVERSIZE\x10\x02\x12 \n\x1cREJECT_REASON_UNKNOWN_SCHEME\x10\x03\x12\x1f\n\x1bREJECT_REASON_BAD_SIGNATURE\x10\x04\x12!\n\x1dREJECT_REASON_SENDER_MISMATCH\x10\x05\x12\x1d\n\x19REJECT_REASON_WRONG_CHAIN\x10\x06\x12\x1e\n\x1aREJECT_REASON_NONCE_REPLAY\x10\x07\x12\x1b\n\x17REJECT_REASON_NONCE_GAP\x10\x08\x12&\n\"REJECT_REASON_INSUFFICIENT_BALANCE\x10\t\x12 \n\x1cREJECT_REASON_INVALID_AMOUNT\x10\n\x12\x1d\n\x19REJECT_REASON_FEE_TOO_LOW\x10\x0b\x12\x1f\n\x1bREJECT_REASON_BAD_TIMESTAMP\x10\x0c\x12!\n\x1dREJECT_REASON_HELD_FOR_REVIEW\x10\rb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61urigraph/v1/common.proto\x12\x0c\x61urigraph.v1\"a\n\tSignature\x12-\n\x06scheme\x18\x01 \x01(\x0e\x32\x1d.aurigraph.v1.SignatureScheme\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"l\n\x08\x41piError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\x12*\n\x06reason\x18\x03 \x01(\x0e\x32\x1a.aurigraph.v1.RejectReason\x12\x16\n\x0eretry_after_ms\x18\x04 \x01(\r*\x8e\x01\n\x0fSignatureScheme\x12 \n\x1cSIGNATURE_SCHEME_UNSPECIFIED\x10\x00\x12\x1c\n\x18SIGNATURE_SCHEME_ED25519\x10\x01\x12\x1e\n\x1aSIGNATURE_SCHEME_ML_DSA_87\x10\x02\x12\x1b\n\x17SIGNATURE_SCHEME_HYBRID\x10\x03*\xbd\x04\n\x0cRejectReason\x12\x1d\n\x19REJECT_REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17REJECT_REASON_MALFORMED\x10\x01\x12\x1a\n\x16REJECT_REASON_OVERSIZE\x10\x02\x12 \n\x1cREJECT_REASON_UNKNOWN_SCHEME\x10\x03\x12\x1f\n\x1bREJECT_REASON_BAD_SIGNATURE\x10\x04\x12!\n\x1dREJECT_REASON_SENDER_MISMATCH\x10\x05\x12\x1d\n\x19REJECT_REASON_WRONG_CHAIN\x10\x06\x12\x1e\n\x1aREJECT_REASON_NONCE_REPLAY\x10\x07\x12\x1b\n\x17REJECT_REASON_NONCE_GAP\x10\x08\x12&\n\"REJECT_REASON_INSUFFICIENT_BALANCE\x10\t\x12 \n\x1cREJECT_REASON_INVALID_AMOUNT\x10\n\x12\x1d\n\x19REJECT_REASON_FEE_TOO_LOW\x10\x0b\x12\x1f\n\x1bREJECT_REASON_BAD_TIMESTAMP\x10\x0c\x12!\n\x1dREJECT_REASON_HELD_FOR_REVIEW\x10\r\x12\x1c\n\x18REJECT_REASON_COMPLIANCE\x10\x0e\x12 \n\x1cREJECT_REASON_NOT_AUTHORIZED\x10\x0f\x12&\n\"REJECT_REASON_INVALID_ADMIN_ACTION\x10\x10\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,7 +34,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SIGNATURESCHEME']._serialized_start=253
   _globals['_SIGNATURESCHEME']._serialized_end=395
   _globals['_REJECTREASON']._serialized_start=398
-  _globals['_REJECTREASON']._serialized_end=867
+  _globals['_REJECTREASON']._serialized_end=971
   _globals['_SIGNATURE']._serialized_start=43
   _globals['_SIGNATURE']._serialized_end=140
   _globals['_APIERROR']._serialized_start=142

@@ -28,6 +28,9 @@ class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECT_REASON_FEE_TOO_LOW: _ClassVar[RejectReason]
     REJECT_REASON_BAD_TIMESTAMP: _ClassVar[RejectReason]
     REJECT_REASON_HELD_FOR_REVIEW: _ClassVar[RejectReason]
+    REJECT_REASON_COMPLIANCE: _ClassVar[RejectReason]
+    REJECT_REASON_NOT_AUTHORIZED: _ClassVar[RejectReason]
+    REJECT_REASON_INVALID_ADMIN_ACTION: _ClassVar[RejectReason]
 SIGNATURE_SCHEME_UNSPECIFIED: SignatureScheme
 SIGNATURE_SCHEME_ED25519: SignatureScheme
 SIGNATURE_SCHEME_ML_DSA_87: SignatureScheme
@@ -46,6 +49,9 @@ REJECT_REASON_INVALID_AMOUNT: RejectReason
 REJECT_REASON_FEE_TOO_LOW: RejectReason
 REJECT_REASON_BAD_TIMESTAMP: RejectReason
 REJECT_REASON_HELD_FOR_REVIEW: RejectReason
+REJECT_REASON_COMPLIANCE: RejectReason
+REJECT_REASON_NOT_AUTHORIZED: RejectReason
+REJECT_REASON_INVALID_ADMIN_ACTION: RejectReason
 
 class Signature(_message.Message):
     __slots__ = ("scheme", "public_key", "signature")

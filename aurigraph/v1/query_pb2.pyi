@@ -90,17 +90,19 @@ class AuditBlock(_message.Message):
     def __init__(self, header: _Optional[_Union[_block_pb2.BlockHeader, _Mapping]] = ..., hash: _Optional[bytes] = ..., signatures: _Optional[_Iterable[_Union[_block_pb2.BlockSignature, _Mapping]]] = ...) -> None: ...
 
 class AuditTransaction(_message.Message):
-    __slots__ = ("height", "position", "block_hash", "transaction", "receipt", "proof")
+    __slots__ = ("height", "position", "block_hash", "transaction", "receipt", "proof", "body")
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
     BLOCK_HASH_FIELD_NUMBER: _ClassVar[int]
     TRANSACTION_FIELD_NUMBER: _ClassVar[int]
     RECEIPT_FIELD_NUMBER: _ClassVar[int]
     PROOF_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
     height: int
     position: int
     block_hash: bytes
     transaction: _transaction_pb2.SignedTransaction
     receipt: _transaction_pb2.Receipt
     proof: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, height: _Optional[int] = ..., position: _Optional[int] = ..., block_hash: _Optional[bytes] = ..., transaction: _Optional[_Union[_transaction_pb2.SignedTransaction, _Mapping]] = ..., receipt: _Optional[_Union[_transaction_pb2.Receipt, _Mapping]] = ..., proof: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    body: _transaction_pb2.TransactionBody
+    def __init__(self, height: _Optional[int] = ..., position: _Optional[int] = ..., block_hash: _Optional[bytes] = ..., transaction: _Optional[_Union[_transaction_pb2.SignedTransaction, _Mapping]] = ..., receipt: _Optional[_Union[_transaction_pb2.Receipt, _Mapping]] = ..., proof: _Optional[_Iterable[bytes]] = ..., body: _Optional[_Union[_transaction_pb2.TransactionBody, _Mapping]] = ...) -> None: ...

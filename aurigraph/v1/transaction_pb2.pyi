@@ -8,6 +8,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ComplianceAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COMPLIANCE_ACTION_UNSPECIFIED: _ClassVar[ComplianceAction]
+    COMPLIANCE_ACTION_REJECT: _ClassVar[ComplianceAction]
+    COMPLIANCE_ACTION_FLAG: _ClassVar[ComplianceAction]
+
 class TransactionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     TRANSACTION_STATUS_UNKNOWN: _ClassVar[TransactionStatus]
@@ -15,6 +21,9 @@ class TransactionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TRANSACTION_STATUS_COMMITTED: _ClassVar[TransactionStatus]
     TRANSACTION_STATUS_REJECTED: _ClassVar[TransactionStatus]
     TRANSACTION_STATUS_DROPPED: _ClassVar[TransactionStatus]
+COMPLIANCE_ACTION_UNSPECIFIED: ComplianceAction
+COMPLIANCE_ACTION_REJECT: ComplianceAction
+COMPLIANCE_ACTION_FLAG: ComplianceAction
 TRANSACTION_STATUS_UNKNOWN: TransactionStatus
 TRANSACTION_STATUS_PENDING: TransactionStatus
 TRANSACTION_STATUS_COMMITTED: TransactionStatus
@@ -22,7 +31,7 @@ TRANSACTION_STATUS_REJECTED: TransactionStatus
 TRANSACTION_STATUS_DROPPED: TransactionStatus
 
 class TransactionBody(_message.Message):
-    __slots__ = ("chain_id", "sender", "nonce", "fee", "timestamp_ms", "transfer", "data")
+    __slots__ = ("chain_id", "sender", "nonce", "fee", "timestamp_ms", "transfer", "data", "admin")
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     SENDER_FIELD_NUMBER: _ClassVar[int]
     NONCE_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +39,7 @@ class TransactionBody(_message.Message):
     TIMESTAMP_MS_FIELD_NUMBER: _ClassVar[int]
     TRANSFER_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_FIELD_NUMBER: _ClassVar[int]
     chain_id: str
     sender: bytes
     nonce: int
@@ -37,7 +47,8 @@ class TransactionBody(_message.Message):
     timestamp_ms: int
     transfer: Transfer
     data: DataWrite
-    def __init__(self, chain_id: _Optional[str] = ..., sender: _Optional[bytes] = ..., nonce: _Optional[int] = ..., fee: _Optional[int] = ..., timestamp_ms: _Optional[int] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., data: _Optional[_Union[DataWrite, _Mapping]] = ...) -> None: ...
+    admin: AdminAction
+    def __init__(self, chain_id: _Optional[str] = ..., sender: _Optional[bytes] = ..., nonce: _Optional[int] = ..., fee: _Optional[int] = ..., timestamp_ms: _Optional[int] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., data: _Optional[_Union[DataWrite, _Mapping]] = ..., admin: _Optional[_Union[AdminAction, _Mapping]] = ...) -> None: ...
 
 class Transfer(_message.Message):
     __slots__ = ("recipient", "amount")
@@ -79,6 +90,76 @@ class SealedRecipient(_message.Message):
     wrapped_key: bytes
     def __init__(self, key_id: _Optional[bytes] = ..., kem_ciphertext: _Optional[bytes] = ..., wrap_nonce: _Optional[bytes] = ..., wrapped_key: _Optional[bytes] = ...) -> None: ...
 
+class AdminAction(_message.Message):
+    __slots__ = ("set_rules", "set_kyc", "rotate_key", "note")
+    SET_RULES_FIELD_NUMBER: _ClassVar[int]
+    SET_KYC_FIELD_NUMBER: _ClassVar[int]
+    ROTATE_KEY_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    set_rules: ComplianceRules
+    set_kyc: KycAttestation
+    rotate_key: ValidatorKeyRotation
+    note: AdminNote
+    def __init__(self, set_rules: _Optional[_Union[ComplianceRules, _Mapping]] = ..., set_kyc: _Optional[_Union[KycAttestation, _Mapping]] = ..., rotate_key: _Optional[_Union[ValidatorKeyRotation, _Mapping]] = ..., note: _Optional[_Union[AdminNote, _Mapping]] = ...) -> None: ...
+
+class ComplianceRule(_message.Message):
+    __slots__ = ("name", "action", "denied", "max_tx_amount", "max_daily_amount", "kyc_above_balance")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    DENIED_FIELD_NUMBER: _ClassVar[int]
+    MAX_TX_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    MAX_DAILY_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    KYC_ABOVE_BALANCE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    action: ComplianceAction
+    denied: AddressList
+    max_tx_amount: int
+    max_daily_amount: int
+    kyc_above_balance: int
+    def __init__(self, name: _Optional[str] = ..., action: _Optional[_Union[ComplianceAction, str]] = ..., denied: _Optional[_Union[AddressList, _Mapping]] = ..., max_tx_amount: _Optional[int] = ..., max_daily_amount: _Optional[int] = ..., kyc_above_balance: _Optional[int] = ...) -> None: ...
+
+class AddressList(_message.Message):
+    __slots__ = ("addresses",)
+    ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    addresses: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, addresses: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class ComplianceRules(_message.Message):
+    __slots__ = ("rules",)
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    rules: _containers.RepeatedCompositeFieldContainer[ComplianceRule]
+    def __init__(self, rules: _Optional[_Iterable[_Union[ComplianceRule, _Mapping]]] = ...) -> None: ...
+
+class KycAttestation(_message.Message):
+    __slots__ = ("account", "attested")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    ATTESTED_FIELD_NUMBER: _ClassVar[int]
+    account: bytes
+    attested: bool
+    def __init__(self, account: _Optional[bytes] = ..., attested: _Optional[bool] = ...) -> None: ...
+
+class ValidatorKeyRotation(_message.Message):
+    __slots__ = ("validator_id", "scheme", "public_key", "proof")
+    VALIDATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEME_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    validator_id: int
+    scheme: _common_pb2.SignatureScheme
+    public_key: bytes
+    proof: bytes
+    def __init__(self, validator_id: _Optional[int] = ..., scheme: _Optional[_Union[_common_pb2.SignatureScheme, str]] = ..., public_key: _Optional[bytes] = ..., proof: _Optional[bytes] = ...) -> None: ...
+
+class AdminNote(_message.Message):
+    __slots__ = ("kind", "detail", "principal")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    detail: str
+    principal: str
+    def __init__(self, kind: _Optional[str] = ..., detail: _Optional[str] = ..., principal: _Optional[str] = ...) -> None: ...
+
 class SignedTransaction(_message.Message):
     __slots__ = ("body", "scheme", "public_key", "signature")
     BODY_FIELD_NUMBER: _ClassVar[int]
@@ -92,20 +173,22 @@ class SignedTransaction(_message.Message):
     def __init__(self, body: _Optional[bytes] = ..., scheme: _Optional[_Union[_common_pb2.SignatureScheme, str]] = ..., public_key: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class Receipt(_message.Message):
-    __slots__ = ("tx_id", "status", "reason", "height", "index", "fee_paid")
+    __slots__ = ("tx_id", "status", "reason", "height", "index", "fee_paid", "compliance_rules")
     TX_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     FEE_PAID_FIELD_NUMBER: _ClassVar[int]
+    COMPLIANCE_RULES_FIELD_NUMBER: _ClassVar[int]
     tx_id: bytes
     status: TransactionStatus
     reason: _common_pb2.RejectReason
     height: int
     index: int
     fee_paid: int
-    def __init__(self, tx_id: _Optional[bytes] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., reason: _Optional[_Union[_common_pb2.RejectReason, str]] = ..., height: _Optional[int] = ..., index: _Optional[int] = ..., fee_paid: _Optional[int] = ...) -> None: ...
+    compliance_rules: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tx_id: _Optional[bytes] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., reason: _Optional[_Union[_common_pb2.RejectReason, str]] = ..., height: _Optional[int] = ..., index: _Optional[int] = ..., fee_paid: _Optional[int] = ..., compliance_rules: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SubmitRequest(_message.Message):
     __slots__ = ("transaction", "wait_committed", "timeout_ms")

@@ -32,6 +32,7 @@ class Cluster:
     acknowledged: dict[bytes, object] = field(default_factory=dict)
     outcomes: dict[bytes, object] = field(default_factory=dict)
     inbox: list = field(default_factory=list)
+    held: dict[int, list] = field(default_factory=dict)  # keys a replica's keystore holds besides its own
 
     settings: DriverSettings = field(default_factory=DriverSettings)
 
@@ -42,7 +43,8 @@ class Cluster:
         raft_log = RocksRaftStorage.bootstrap(log_db, conf)
         config = Config(node_id=node_id, election_ticks=10, heartbeat_ticks=1, batch_wait_ms=0, max_batch_txs=50)
         driver = ReplicaDriver(node_id, self.keys[node_id], self.genesis, raft_log, LedgerStore(ledger_db, self.genesis),
-                               config, random.Random(node_id), lambda: self.clock[0], self.settings)
+                               config, random.Random(node_id), lambda: self.clock[0], self.settings,
+                               key_source=lambda: self.held.get(node_id, []))
         self.drivers[node_id] = driver
         return driver
 

@@ -47,7 +47,8 @@ def test_builder_leaves_out_failing_candidates_and_says_why(chain):
            chain.tx(alice, 1, to=bob.address, amount=10**9), chain.tx(alice, 1, to=bob.address)]
     built = build(chain, txs)
     assert built.block.transactions == (txs[0], txs[3])
-    assert [(t, r) for t, r in built.rejected] == [(txs[1], Rejection.NONCE_REPLAY), (txs[2], Rejection.INSUFFICIENT_BALANCE)]
+    assert [(t, r, d) for t, r, d in built.rejected] == [
+        (txs[1], Rejection.NONCE_REPLAY, "nonce_replay"), (txs[2], Rejection.INSUFFICIENT_BALANCE, "insufficient_balance")]
     assert [r.index for r in built.result.receipts] == [0, 1]
     replay_block(built.block, chain.genesis.state(), prev_state_digest=chain.parent.state_digest, min_fee=1)
 

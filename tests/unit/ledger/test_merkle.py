@@ -5,7 +5,14 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aurigraph.ledger.merkle import EMPTY_ROOT, leaf_hash, merkle_proof, merkle_proofs, merkle_root, verify_proof
+from aurigraph.ledger.merkle import (
+    EMPTY_ROOT,
+    leaf_hash,
+    merkle_proof,
+    merkle_proofs,
+    merkle_root,
+    verify_proof,
+)
 
 
 def leaves(n):

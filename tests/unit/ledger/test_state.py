@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -114,7 +116,7 @@ def to_blocks(ops, cuts):
         txs.append(sign_transaction(TxBody(CHAIN_ID, kp.address, nonce, fee, NOW_MS, Transfer(ACCOUNTS[recipient].address, amount)), kp))
         expected_nonce[sender] = nonce + 1
     bounds = sorted({0, len(txs), *(c % (len(txs) + 1) for c in cuts)})
-    return [txs[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [txs[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def run_chain(blocks, min_fee=1):

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from aurigraph.crypto import Sealed, SealedRecipient
-from aurigraph.ledger import MAX_DATA_KEY_BYTES, MAX_DATA_VALUE_BYTES, U64_MAX, DataWrite, Rejection, Transfer, TxBody, TxRejected
+from aurigraph.ledger import (
+    MAX_DATA_KEY_BYTES,
+    MAX_DATA_VALUE_BYTES,
+    U64_MAX,
+    DataWrite,
+    Rejection,
+    Transfer,
+    TxBody,
+    TxRejected,
+)
 
 ADDR = b"\x11" * 32
 

@@ -8,7 +8,16 @@ import pytest
 
 from aurigraph.codec import sign_transaction
 from aurigraph.crypto import Scheme, generate_keypair, sign
-from aurigraph.ledger import ChainParams, DataWrite, Rejection, StatelessValidator, Transfer, TxBody, TxRejected, signing_message
+from aurigraph.ledger import (
+    ChainParams,
+    DataWrite,
+    Rejection,
+    StatelessValidator,
+    Transfer,
+    TxBody,
+    TxRejected,
+    signing_message,
+)
 from tests.conftest import CHAIN_ID, NOW_MS
 
 
