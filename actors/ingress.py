@@ -174,7 +174,7 @@ class Ingress:
         async def health(i, h):
             try:
                 return i, await asyncio.wait_for(h.health.remote(), HEALTH_TIMEOUT_S)
-            except (ray.exceptions.RayActorError, asyncio.TimeoutError):
+            except (TimeoutError, ray.exceptions.RayActorError):
                 return i, None  # down or being restarted by Ray
         for i, state in await asyncio.gather(*(health(i, h) for i, h in self._replicas.items())):
             if state and state["leader"] and not state["halted"]:

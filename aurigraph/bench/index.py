@@ -128,8 +128,8 @@ def run(dsn: str, blocks: int, per_block: int, senders: int, batch_blocks: int, 
 
 def format_table(result: dict) -> str:
     return "\n".join([
-        f"indexer benchmark: {result['blocks']} blocks x {result['txs_per_block']} transfers, "
-        f"{result['batch_blocks']} blocks per SQL transaction",
+        (f"indexer benchmark: {result['blocks']} blocks x {result['txs_per_block']} transfers, "
+         f"{result['batch_blocks']} blocks per SQL transaction"),
         f"  raw COPY of the same rows            {result['copy_rows_per_s']:>10,.0f} rows/s",
         f"  indexer (decode, replay, COPY, upsert) {result['index_rows_per_s']:>8,.0f} rows/s",
         f"  index_vs_copy (median of rounds)     {result['index_vs_copy']:>10.3f}",

@@ -68,7 +68,7 @@ def spawn_up(data_dir: Path, *extra: str, cwd: Path | None = None) -> Stack:
     http_port, grpc_port = free_port(), free_port()
     args = [EXE, "up", "--data-dir", str(data_dir), "--http-port", str(http_port), "--grpc-port", str(grpc_port),
             *extra]
-    process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,  # nosec B603  # our own `aurigraph up`, argv list, no shell
                                env=dict(os.environ, PYTHONUNBUFFERED="1"))
     stack = Stack(process, DataDir(data_dir), http_port, grpc_port)
     # Read its output in a thread from the start (so the node never blocks on a full pipe, and a

@@ -103,7 +103,7 @@ class Group:
         self.clock_ms = genesis.timestamp_ms + 1000
         self.drivers: dict[int, ReplicaDriver] = {}
         self.dbs: dict[int, list] = {}
-        self.run_s = {i: 0.0 for i in REPLICAS}  # time each replica spent in `run()`
+        self.run_s = dict.fromkeys(REPLICAS, 0.0)  # time each replica spent in `run()`
         self.committed = 0  # transactions committed, as replica 1 applied them
         self.after_run: Callable[[], None] | None = None  # called after every `run()` of a replica
         self._queue: list = []
@@ -115,7 +115,7 @@ class Group:
         conf = ConfState(voters=REPLICAS, stakes=STAKES)
         config = Config(node_id=node_id, election_ticks=20, heartbeat_ticks=2, max_batch_txs=BLOCK_TXS, batch_wait_ms=0)
         driver = ReplicaDriver(node_id, self.keys[node_id], self.genesis, RocksRaftStorage.bootstrap(log_db, conf),
-                               LedgerStore(ledger_db, self.genesis), config, random.Random(node_id),
+                               LedgerStore(ledger_db, self.genesis), config, random.Random(node_id),  # nosec B311  # seeded election timeouts, not security
                                lambda: self.clock_ms, self.settings)
         self.drivers[node_id] = driver
         return driver

@@ -218,7 +218,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     plan = gateway.Plan(args.single_txs, args.batch_txs, args.batch_size, args.concurrency)
     stack, tmp = None, None
     bare_port = free_port()
-    bare = subprocess.Popen([sys.executable, "-m", "aurigraph.bench.bare", args.via, str(bare_port)])
+    bare = subprocess.Popen([sys.executable, "-m", "aurigraph.bench.bare", args.via, str(bare_port)])  # nosec B603  # this interpreter, a fixed module, argv list, no shell
     try:
         if args.url:
             url, data = args.url, DataDir(args.data_dir)

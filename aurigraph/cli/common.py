@@ -16,7 +16,7 @@ from aurigraph.keystore import KeyFileError
 from aurigraph.ledger import GenesisError, TxRejected
 from aurigraph.ml.api import OptimizerUnavailable
 
-PASSPHRASE_ENV = "AURIGRAPH_PASSPHRASE"
+PASSPHRASE_ENV = "AURIGRAPH_PASSPHRASE"  # nosec B105  # the name of an environment variable, not a password
 # Errors caused by input, reported as one line without a traceback.
 USER_ERRORS = (CryptoError, KeyFileError, GenesisError, TxRejected, OSError, ApiError, TimeoutError,
                OptimizerUnavailable)

@@ -38,8 +38,8 @@ from aurigraph.consensus.types import (
 )
 
 __all__ = [
-    "BatchKnobs", "Compacted", "ConfChange", "ConfChangeRejected", "ConfChangeType", "ConfState", "ConfigError",
-    "Config", "ConsensusError", "ConsensusStatus", "Entry", "EntryType", "HardState", "MemoryStorage", "Message",
+    "BatchKnobs", "Compacted", "ConfChange", "ConfChangeRejected", "ConfChangeType", "ConfState", "Config",
+    "ConfigError", "ConsensusError", "ConsensusStatus", "Entry", "EntryType", "HardState", "MemoryStorage", "Message",
     "MessageType", "NotLeader", "ProposalDropped", "RawNode", "ReadState", "Ready", "ReplicaProgress", "Snapshot",
     "SnapshotMetadata", "SnapshotOutOfDate", "SoftState", "StateRole", "Storage", "Unavailable",
     "decode_conf_change", "encode_conf_change",

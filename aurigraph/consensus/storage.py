@@ -124,7 +124,7 @@ class MemoryStorage:
         if index > self._snapshot.metadata.index:
             raise ConsensusError(f"cannot compact to {index}: no snapshot covers it "
                                  f"(snapshot at {self._snapshot.metadata.index})")
-        self._entries = [Entry(self.term(index), index)] + self._entries[index - offset + 1:]
+        self._entries = [Entry(self.term(index), index), *self._entries[index - offset + 1:]]
 
     def append(self, entries: list[Entry] | tuple[Entry, ...]) -> None:
         """Append `entries`, first truncating any stored suffix they overwrite."""

@@ -58,7 +58,7 @@ CREATE INDEX IF NOT EXISTS ml_tx_features_by_time ON {s}.ml_tx_features (at_ms);
 def _insert(schema: str, table: str, leading: Sequence[str], features: Sequence[str], key: str) -> str:
     names = [*leading, *features]
     placeholders = ", ".join(f"${i}" for i in range(1, len(names) + 1))
-    return (f"INSERT INTO {_identifier(schema)}.{table} ({', '.join(_identifier(n) for n in names)}) "
+    return (f"INSERT INTO {_identifier(schema)}.{table} ({', '.join(_identifier(n) for n in names)}) "  # nosec B608  # names checked by _identifier; values are $n parameters
             f"VALUES ({placeholders}) ON CONFLICT ({key}) DO NOTHING")
 
 

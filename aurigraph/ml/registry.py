@@ -134,7 +134,7 @@ class ModelRegistry:
         self.load(name, version)
         history = self._history(name)
         if not history or history[-1] != version:
-            self._set_history(name, history + [version])
+            self._set_history(name, [*history, version])
         return chosen
 
     def rollback(self, name: str) -> ModelVersion:

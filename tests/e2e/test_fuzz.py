@@ -8,10 +8,10 @@ import grpc
 import httpx
 import pytest
 import schemathesis
-from schemathesis.generation.modes import GenerationMode
 from hypothesis import HealthCheck, given, settings
-from hypothesis.errors import Unsatisfiable
 from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis.generation.modes import GenerationMode
 
 from aurigraph.client import Client
 from aurigraph.crypto import generate_keypair

@@ -74,7 +74,7 @@ def test_sdk_errors_are_api_errors(stack, url):
 
 
 def cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([EXE, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([EXE, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def test_cli_send_get_block_account_status_watch(stack, tmp_path):

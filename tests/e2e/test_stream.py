@@ -41,7 +41,7 @@ def history(stack):
 
 
 def test_resume_from_a_height_replays_then_follows_live_json(stack, history):
-    recipient, first, second = history
+    _recipient, first, _second = history
     frames = asyncio.run(collect(ws_url(stack, format="json", from_height=first.receipt.height,
                                         kinds="transaction_committed,block_committed"),
                                  lambda fs: sum('"block_committed"' in f for f in fs) >= 2))
@@ -101,7 +101,7 @@ def test_a_client_that_leaves_while_nothing_happens_is_unsubscribed(stack):
     async def visit():
         async with connect(ws_url(stack, kinds="leader_changed")):
             deadline = time.monotonic() + 10
-            while subscribers() < 1 and time.monotonic() < deadline:
+            while subscribers() < 1 and time.monotonic() < deadline:  # noqa: ASYNC110 - polls the node's /metrics
                 await asyncio.sleep(0.2)
             return subscribers()
 

@@ -197,7 +197,7 @@ def test_dashboard_panels_do_not_overlap():
     taken: dict[tuple[int, int], str] = {}
     for p in dashboard_panels():
         g = p["gridPos"]
-        assert 0 <= g["x"] and g["x"] + g["w"] <= 24, p["title"]
+        assert g["x"] >= 0 and g["x"] + g["w"] <= 24, p["title"]
         for x in range(g["x"], g["x"] + g["w"]):
             for y in range(g["y"], g["y"] + g["h"]):
                 assert (x, y) not in taken, f"{p['title']!r} overlaps {taken[(x, y)]!r}"
@@ -253,7 +253,7 @@ def test_dockerfile_copies_sources_that_exist_and_are_not_ignored():
 
 def test_dockerfile_runs_aurigraph_up_as_a_non_root_user():
     instructions = dockerfile_instructions()
-    args = {op: a for op, a in instructions}  # the last of each
+    args = dict(instructions)  # the last of each
     assert re.search(r"python:3\.11-slim", DOCKERFILE.read_text())
     assert [a for op, a in instructions if op == "FROM"][-1].endswith("runtime")
     assert "-c requirements.lock" in " ".join(a for op, a in instructions if op == "RUN")
@@ -395,7 +395,7 @@ def _split_commands(line: str) -> list[list[str]]:
     except ValueError:  # a heredoc's Python body, prose
         return []
     out, current = [], []
-    for token in tokens + [";"]:
+    for token in [*tokens, ";"]:
         if token in ("|", "&&", "||", ";", ">", ">>", "<", "<<"):
             if current:
                 out.append(current)

@@ -57,9 +57,8 @@ def test_tracing_on_makes_one_trace_across_a_process_boundary():
     try:
         with telemetry.span("gateway", {"request_id": "r2"}) as sent:
             carried = json.loads(json.dumps(sent))  # what an actor call carries: plain data
-        with telemetry.span("ingress.submit", carried, txs=3) as child:
-            with telemetry.span("replica.submit", child):
-                pass
+        with telemetry.span("ingress.submit", carried, txs=3) as child, telemetry.span("replica.submit", child):
+            pass
     finally:
         telemetry.use_tracer(None)
     spans = {s.name: s for s in exporter.get_finished_spans()}
@@ -74,7 +73,7 @@ def test_otlp_exporter_sends_spans_to_a_collector():
     received = []
 
     class Collector(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (the handler API's name)
+        def do_POST(self):
             received.append((self.path, self.rfile.read(int(self.headers["content-length"]))))
             self.send_response(200)
             self.end_headers()

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def run(*args: str, timeout: int = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([EXE, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([EXE, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def test_up_then_bench_attaches_with_the_token_then_restart_continues(tmp_path):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import ray
 from ray.cluster_utils import Cluster
 
+from actors.client import NodeClient
 from actors.launcher import start_node
 from aurigraph.keystore import load_keypair
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir, prepare
-from actors.client import NodeClient
 from tests.integration.runtime.conftest import replica, wait_until
 
 

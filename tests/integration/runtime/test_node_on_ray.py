@@ -26,10 +26,10 @@ def converged() -> bool:
 
 
 def test_transactions_flow_into_blocks_every_replica_agrees_on(running_node):
-    node, client, settings = running_node
+    _node, client, settings = running_node
     client.fund_senders(4)
     wire = [client.make(s, client.senders[0].address) for s in client.senders for _ in range(50)]
-    results = client.submit(wire + [b"\x0a\x03abc"])
+    results = client.submit([*wire, b"\x0a\x03abc"])
     assert [r.status for r in results[:-1]] == [TxStatus.COMMITTED] * len(wire)
     assert results[-1].status == TxStatus.REJECTED and results[-1].reason == Rejection.MALFORMED
     client.acknowledged.update(r.tx_id for r in results[:-1])
@@ -61,7 +61,7 @@ def _load(client, stop: threading.Event, errors: list) -> None:
         while not stop.is_set():
             wire = [client.make(s, client.senders[-1].address) for s in client.senders[:3] for _ in range(20)]
             client.submit_until_final(wire)
-    except Exception as e:  # surfaced by the test thread
+    except Exception as e:  # noqa: BLE001 - anything the load thread hits fails the test (`assert not errors`)
         errors.append(e)
 
 
@@ -99,7 +99,7 @@ def test_follower_killed_and_restarted_catches_up(running_node):
 
 
 def test_status_reports_leader_term_and_height(running_node):
-    node, client, _ = running_node
+    node, _client, _ = running_node
     leader = ray.get(node.ingress.leader.remote())
     status = consensus_pb2.ConsensusStatus.FromString(ray.get(replica(leader).status.remote()))
     assert status.leader_id == leader and status.term >= 1
@@ -123,7 +123,7 @@ class UnresponsiveShard:
 
 def test_an_unresponsive_shard_never_stalls_consensus(running_node):
     """Runs last in this module: it rewires the replicas to a shard that never answers."""
-    node, client, settings = running_node
+    node, client, _settings = running_node
     if not client.senders:
         client.fund_senders(4)
     stuck = UnresponsiveShard.remote()

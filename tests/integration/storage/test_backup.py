@@ -130,7 +130,7 @@ def test_missing_unlisted_and_resized_files_are_each_named(tmp_path, backup):
 def test_a_folder_without_a_manifest_is_not_a_backup(tmp_path, backup):
     root, _ = backup
     (root / "manifest.json").unlink()
-    with pytest.raises(BackupError, match="no manifest.json.*incomplete"):
+    with pytest.raises(BackupError, match=r"no manifest.json.*incomplete"):
         verify_backup(root)
 
 
@@ -139,7 +139,7 @@ def test_a_manifest_cannot_point_outside_the_backup(tmp_path, backup):
     manifest = json.loads((root / "manifest.json").read_text())
     manifest["files"][0]["path"] = "../outside"
     (root / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(BackupError, match="malformed: unsafe path '../outside'"):
+    with pytest.raises(BackupError, match=r"malformed: unsafe path '../outside'"):
         restore(root, tmp_path / "restored")
     assert not (tmp_path / "restored").exists()
 
@@ -167,7 +167,7 @@ def test_backup_refuses_a_used_destination_and_a_database_in_use(tmp_path, chain
         backup_stopped_node(DataDir(tmp_path / "node"), tmp_path / "node" / "backups" / "today")
     held = open_db(tmp_path / "node" / "replica-1" / "ledger")  # as a running node holds it
     try:
-        with pytest.raises(BackupError, match="in use .*is the node running"):
+        with pytest.raises(BackupError, match=r"in use .*is the node running"):
             backup_stopped_node(DataDir(tmp_path / "node"), tmp_path / "backup")
     finally:
         held.close()

@@ -58,7 +58,7 @@ def test_edits_are_caught_with_their_line(chain, export, number, edit, error):
 def test_a_missing_transaction_or_block_is_caught(chain, export):
     with pytest.raises(AuditFailure, match="line 4: transaction is not at position 2"):
         verify_audit(export[:3] + export[4:], chain.genesis)
-    with pytest.raises(AuditFailure, match="line 6: block 3 does not follow 1|height 3 does not follow 1"):
+    with pytest.raises(AuditFailure, match=r"line 6: block 3 does not follow 1|height 3 does not follow 1"):
         verify_audit(export[:5] + export[10:], chain.genesis)
     with pytest.raises(AuditFailure, match="line 1: not an AuditRecord"):
         verify_audit(["{nope\n"], chain.genesis)

@@ -436,7 +436,7 @@ class Cluster:
     def current_members(self) -> list[int]:
         leader = self.leader()
         conf = leader.node.conf_state if leader else self.nodes[1].node.conf_state
-        return [i for i in (*conf.voters, *conf.learners)]
+        return [*conf.voters, *conf.learners]
 
 
 def run_seed(seed: int, voters: int, chaos_steps: int, faults: Faults = Faults(), spares: int = 0,

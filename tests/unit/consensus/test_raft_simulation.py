@@ -68,8 +68,8 @@ REGRESSIONS = [
     ("classic", 3, 231, 300, "mutation: a previous-term entry committed by counting replicas was lost"),
     ("classic", 7, 21, 300, "mutation: a previous-term entry committed by counting replicas was lost"),
     ("classic", 7, 60, 300, "mutation: a previous-term entry committed by counting replicas was lost"),
-    ("classic", 7, 10052, 2000, "no leader for good: stale high-stake candidates kept resetting the "
-                                "election timer of the only up-to-date (low-stake) replica"),
+    ("classic", 7, 10052, 2000, ("no leader for good: stale high-stake candidates kept resetting the "
+                                 "election timer of the only up-to-date (low-stake) replica")),
 ]
 
 
@@ -91,14 +91,14 @@ def run_block(profile: str, voters: int, seeds: range, steps: int = CHAOS_STEPS)
 @pytest.mark.parametrize(
     ("profile", "voters", "block"),
     [(p, v, b) for p, v, blocks in PLAN for b in range(blocks)],
-    ids=lambda x: str(x),
+    ids=str,
 )
 def test_simulated_cluster_is_safe_and_live(profile: str, voters: int, block: int) -> None:
     start = block * SEEDS_PER_BLOCK
     run_block(profile, voters, range(start, start + SEEDS_PER_BLOCK))
 
 
-@pytest.mark.parametrize(("profile", "voters", "seed", "steps", "found"), REGRESSIONS, ids=lambda x: str(x))
+@pytest.mark.parametrize(("profile", "voters", "seed", "steps", "found"), REGRESSIONS, ids=str)
 def test_regression_seed(profile: str, voters: int, seed: int, steps: int, found: str) -> None:
     run_profile(profile, voters, seed, steps)
 

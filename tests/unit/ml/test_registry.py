@@ -80,7 +80,7 @@ def test_a_corrupt_or_missing_artifact_is_detected_on_load(registry, damage):
         path.write_bytes(data[: len(data) // 2])
     else:
         path.unlink()
-    with pytest.raises(ModelUnavailable, match="corrupt|cannot read"):
+    with pytest.raises(ModelUnavailable, match=r"corrupt|cannot read"):
         registry.load("load")
 
 
