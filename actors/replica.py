@@ -37,6 +37,7 @@ from aurigraph.codec.consensus import (
     encode_message_batch,
     status_to_proto,
 )
+from aurigraph.codec.governance import rules_record
 from aurigraph.codec.node import (
     account_record,
     committed_record,
@@ -46,7 +47,8 @@ from aurigraph.codec.node import (
 )
 from aurigraph.consensus import ConfChange, ConfChangeType, ConfState, MessageType, NotLeader
 from aurigraph.keystore import open_node_keystore
-from aurigraph.ledger import StateDivergence
+from aurigraph.ledger import ComplianceRules, StateDivergence
+from aurigraph.ledger.governance import RULES_KEY
 from aurigraph.node.backup import checkpoint_replica, describe
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir
@@ -390,6 +392,10 @@ class ConsensusReplica:
         if found is not None:
             return committed_record(found, self.driver.confidence(found.height))
         return outcome_record(tx_id, self.driver.status_of(tx_id))
+
+    async def get_compliance_rules(self) -> bytes:
+        """`aurigraph.v1.ComplianceRules` bytes: the rules in force as of this replica's applied head."""
+        return rules_record(ComplianceRules.decode(self.driver.ledger.meta(RULES_KEY)))
 
     async def get_account(self, address: bytes) -> bytes:
         """`aurigraph.v1.Account` bytes (balance, next nonce) as of this replica's applied head."""

@@ -25,6 +25,7 @@ CODES: dict[str, tuple[int, grpc.StatusCode]] = {
     "RATE_LIMITED": (429, grpc.StatusCode.RESOURCE_EXHAUSTED),
     "UNAVAILABLE": (503, grpc.StatusCode.UNAVAILABLE),
     "TIMEOUT": (504, grpc.StatusCode.DEADLINE_EXCEEDED),
+    "REQUEST_TIMEOUT": (408, grpc.StatusCode.DEADLINE_EXCEEDED),
     "NOT_IMPLEMENTED": (501, grpc.StatusCode.UNIMPLEMENTED),
     "METHOD_NOT_ALLOWED": (405, grpc.StatusCode.UNIMPLEMENTED),
     "INTERNAL": (500, grpc.StatusCode.INTERNAL),

@@ -8,6 +8,7 @@ application, Serve's gRPC proxy routes every call to it without `application` me
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 from ray import serve
@@ -15,6 +16,7 @@ from ray.serve.config import HTTPOptions, gRPCOptions
 
 from aurigraph import telemetry
 from serve_apps.grpc_ingress import SERVICER_FUNCTIONS, GrpcMethods
+from serve_apps.grpc_tls import TlsTerminator
 from serve_apps.node_api import NodeApi
 from serve_apps.rest.app import create_app
 from serve_apps.service import GatewayService
@@ -59,27 +61,53 @@ Protocol = -ALL, TLSv1.3
 
 
 def set_proxy_environment(settings: GatewaySettings, data_dir: Path) -> None:
-    """Call before Ray starts, so Serve's proxies inherit it: the gRPC message limit, and with
-    TLS an OpenSSL configuration that allows TLS 1.3 only. Serve's HTTP proxy takes no TLS version
+    """Call before Ray starts, so Serve's proxies inherit it: the gRPC message limit, no
+    X-Forwarded-For handling in the HTTP proxy, and with TLS an OpenSSL configuration that allows TLS 1.3 only. Serve's HTTP proxy takes no TLS version
     setting of its own, and Python's `SSLContext` lowers a configured minimum back to TLS 1.2, but
     the `Protocol` line sets the no-TLS-1.2 option, which Python leaves in place."""
     os.environ.setdefault("RAY_SERVE_GRPC_MAX_MESSAGE_SIZE", str(GRPC_MAX_MESSAGE_BYTES))
+    # Serve's HTTP proxy is uvicorn, which by default takes the client address from X-Forwarded-For
+    # when the peer is loopback, so a local client could pick its address. An empty list trusts no
+    # peer: the gateway reads X-Forwarded-For itself, from trusted proxies only (serve_apps/allowlist.py).
+    os.environ["FORWARDED_ALLOW_IPS"] = ""
     if settings.tls:
         conf = data_dir / "openssl-tls13.cnf"
         conf.write_text(TLS13_OPENSSL_CONF)
         os.environ["OPENSSL_CONF"] = str(conf)
 
 
+_grpc_tls: TlsTerminator | None = None  # with TLS: in front of Serve's gRPC proxy, in this process
+
+
 def start_gateway(settings: GatewaySettings) -> None:
-    """Start Serve's proxies on the configured ports and deploy the gateway (Ray is connected)."""
+    """Start Serve's proxies on the configured ports and deploy the gateway (Ray is connected).
+    With TLS, gRPC is TLS 1.3 too: Serve's gRPC proxy moves to an internal port behind a TLS
+    terminator on the gRPC port, which runs in this process until `stop_gateway` (grpc_tls.py)."""
+    global _grpc_tls
+    grpc_port = settings.grpc_port
+    if settings.tls and settings.grpc_port:
+        grpc_port = settings.grpc_internal_port or _free_port()
+        _grpc_tls = TlsTerminator(settings.http_host, settings.grpc_port, "127.0.0.1", grpc_port,
+                                  settings.ssl_certfile, settings.ssl_keyfile)
+        _grpc_tls.start()
     http = HTTPOptions(host=settings.http_host, port=settings.http_port,
                        ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
                        ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None)
-    grpc = gRPCOptions(port=settings.grpc_port, grpc_servicer_functions=SERVICER_FUNCTIONS if settings.grpc_port else [])
+    grpc = gRPCOptions(port=grpc_port, grpc_servicer_functions=SERVICER_FUNCTIONS if settings.grpc_port else [])
     serve.start(http_options=http, grpc_options=grpc)
     app = Gateway.options(num_replicas=settings.replicas).bind(settings.model_dump_json())
     serve.run(app, name=APP_NAME, route_prefix="/", blocking=False)
 
 
 def stop_gateway() -> None:
+    global _grpc_tls
+    if _grpc_tls is not None:
+        _grpc_tls.stop()
+        _grpc_tls = None
     serve.shutdown()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET6 if socket.has_ipv6 else socket.AF_INET) as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]

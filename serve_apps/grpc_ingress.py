@@ -1,11 +1,13 @@
 """The gRPC services of `protos/aurigraph/v1/services.proto`, as methods of the gateway
 deployment (Serve's gRPC proxy calls them by method name).
 
-Each method admits the call (API key from `x-api-key` or `authorization: Bearer` metadata, rate
-limit by peer), calls `GatewayService` / `NodeApi`, and maps an `ApiFailure` to its gRPC status
-with `CODE: detail` as details; `retry-after-ms` trailing metadata accompanies UNAVAILABLE and
-RESOURCE_EXHAUSTED answers that can be retried, and a rejected `SubmitTransaction` carries its
-`SubmitResponse` in `aurigraph-submit-response-bin` trailing metadata.
+Each method admits the call by its entry in `serve_apps.auth` (API key from `x-api-key` or
+`authorization: Bearer` metadata and its role, the submission allowlist by client address — the
+gRPC peer, see `serve_apps.allowlist` — and the rate limit), calls `GatewayService` / `NodeApi`,
+and maps an `ApiFailure` to its gRPC status with `CODE: detail` as details; `retry-after-ms`
+trailing metadata accompanies UNAVAILABLE and RESOURCE_EXHAUSTED answers that can be retried, and
+a rejected `SubmitTransaction` carries its `SubmitResponse` in `aurigraph-submit-response-bin`
+trailing metadata.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import functools
 import time
 
+from aurigraph import telemetry
 from aurigraph.v1 import (
     block_pb2,
     consensus_pb2,
@@ -21,12 +24,12 @@ from aurigraph.v1 import (
     models_pb2,
     monitoring_pb2,
     node_pb2,
+    services_pb2,
     services_pb2_grpc,
     transaction_pb2,
 )
-from aurigraph import telemetry
-from aurigraph.apikeys import Role
-from serve_apps.auth import presented_key
+from serve_apps.allowlist import grpc_peer_host
+from serve_apps.auth import grpc_route, presented_key
 from serve_apps.errors import ApiFailure
 from serve_apps.events import Filter, SlowConsumer
 from serve_apps.models import check_model_name
@@ -82,6 +85,10 @@ def add_services(servicer, server) -> None:
         getattr(services_pb2_grpc, f"add_{name}Servicer_to_server")(servicer, lenient)
 
 
+class StreamEnded(Exception):
+    """Ends a streaming method whose context already carries its status (plain, so it pickles)."""
+
+
 def _fail(context, e: ApiFailure) -> None:
     context.set_code(e.grpc_status)
     context.set_details(f"{e.code}: {e.detail}")
@@ -92,19 +99,30 @@ def _fail(context, e: ApiFailure) -> None:
         context.set_trailing_metadata(trailing)
 
 
-def _peer(context) -> str:
-    """The client's address without its port ("ipv4:1.2.3.4", "ipv6:[::1]"): a client must not get
-    a fresh rate-limit bucket with every new connection."""
-    return context.peer().rsplit(":", 1)[0]
+# Method name -> its route in serve_apps.auth: Serve's gRPC proxy calls the deployment by method
+# name alone, so the names are unique across the services.
+ROUTES = {m.name: grpc_route(s.name, m.name)
+          for s in services_pb2.DESCRIPTOR.services_by_name.values() for m in s.methods}
+
+
+async def _admit(service, method_name: str, context):
+    """Admission of one call (see `GatewayService.admit`). The client is the gRPC peer without its
+    port (a client must not get a fresh rate-limit bucket with every new connection), or whom a
+    trusted proxy names in `x-forwarded-for` metadata."""
+    md = _metadata(context)
+    forwarded = [v for k, v in context.invocation_metadata() if k.lower() == "x-forwarded-for" and isinstance(v, str)]
+    client = service.client_address(grpc_peer_host(context.peer()), ",".join(forwarded) if forwarded else None)
+    route = ROUTES.get(method_name, f"gRPC {method_name}")
+    return await service.admit(route, presented_key(md.get("authorization"), md.get("x-api-key")), client)
 
 
 def _metadata(context) -> dict[str, str]:
     return {k.lower(): v for k, v in context.invocation_metadata() if isinstance(v, str)}
 
 
-def rpc(needs: Role | None, empty):
-    """Admission (none for `needs=None`: health probes) and error mapping around one unary method;
-    `empty` is its response type."""
+def rpc(empty):
+    """Admission (by the method's route in `serve_apps.auth`) and error mapping around one unary
+    method; `empty` is its response type."""
     def wrap(method):
         @functools.wraps(method)
         async def handler(self, request, grpc_context):
@@ -116,10 +134,7 @@ def rpc(needs: Role | None, empty):
             try:
                 if isinstance(request, MalformedRequest):
                     raise ApiFailure("MALFORMED", f"{request.message} does not parse: {request.error}")
-                if needs is not None:
-                    md = _metadata(grpc_context)
-                    await self.service.admit(presented_key(md.get("authorization"), md.get("x-api-key")),
-                                             _peer(grpc_context), needs)
+                await _admit(self.service, method.__name__, grpc_context)
                 response = await method(self, request, grpc_context)
                 self.service.metrics.requests.labels("grpc", method.__name__, "OK").inc()
                 return response
@@ -136,12 +151,12 @@ class GrpcMethods:
 
     # --- TransactionService ---------------------------------------------------------------------
 
-    @rpc(Role.SUBMITTER, transaction_pb2.SubmitResponse)
+    @rpc(transaction_pb2.SubmitResponse)
     async def SubmitTransaction(self, request: transaction_pb2.SubmitRequest, grpc_context):
         raw = request.transaction.SerializeToString(deterministic=True)
         return await self.service.submit_one(raw, request.wait_committed, request.timeout_ms or None)
 
-    @rpc(Role.SUBMITTER, transaction_pb2.BatchSubmitResponse)
+    @rpc(transaction_pb2.BatchSubmitResponse)
     async def BatchSubmitTransactions(self, request: transaction_pb2.BatchSubmitRequest, grpc_context):
         wire = [t.SerializeToString(deterministic=True) for t in request.transactions]
         return await self.service.submit_batch(wire, request.wait_committed, request.timeout_ms or None)
@@ -152,61 +167,65 @@ class GrpcMethods:
         try:
             if isinstance(request, MalformedRequest):
                 raise ApiFailure("MALFORMED", f"{request.message} does not parse: {request.error}")
-            md = _metadata(grpc_context)
-            await self.service.admit(presented_key(md.get("authorization"), md.get("x-api-key")),
-                                     _peer(grpc_context), Role.READER)
+            await _admit(self.service, "StreamTransactions", grpc_context)
             if request.account and len(request.account) != 32:
                 raise ApiFailure("BAD_REQUEST", f"account must be 32 bytes, got {len(request.account)}")
             flt = Filter(frozenset({events_pb2.EVENT_KIND_TRANSACTION_COMMITTED}), request.account)
             sub = await self.service.hub.subscribe(flt, request.from_height or None)
             async for event in self.service.hub.events(sub):
                 yield event.transaction_committed
+        # Serve's proxy applies a streaming method's context only with a yielded message, and ends
+        # the call OK; an exception raised after setting the code ends it with that code (Serve wraps
+        # it in gRPCStatusError), so a refused or cut-off stream is not mistaken for an empty one.
         except SlowConsumer as e:
             self.service.metrics.stream_disconnects.inc()
-            _fail(grpc_context, ApiFailure("RATE_LIMITED", f"SLOW_CONSUMER: {e}"))
+            failure = ApiFailure("RATE_LIMITED", f"SLOW_CONSUMER: {e}")
+            _fail(grpc_context, failure)
+            raise StreamEnded(str(failure)) from None
         except ApiFailure as e:
             _fail(grpc_context, e)
+            raise StreamEnded(str(e)) from None
         finally:
             if sub is not None:
                 self.service.hub.unsubscribe(sub)
 
     # --- queries --------------------------------------------------------------------------------
 
-    @rpc(Role.READER, consensus_pb2.ConsensusStatus)
+    @rpc(consensus_pb2.ConsensusStatus)
     async def GetStatus(self, request, grpc_context):
         return await self.service.api.consensus_status()
 
-    @rpc(Role.READER, node_pb2.ListNodesResponse)
+    @rpc(node_pb2.ListNodesResponse)
     async def ListNodes(self, request, grpc_context):
         return await self.service.api.nodes()
 
-    @rpc(Role.ADMIN, node_pb2.NodeChangeResponse)
+    @rpc(node_pb2.NodeChangeResponse)
     async def JoinNode(self, request, grpc_context):
         raise ApiFailure("NOT_IMPLEMENTED", "membership changes at runtime are not supported yet: the node "
                                             "runs its genesis validator set")
 
-    @rpc(Role.ADMIN, node_pb2.NodeChangeResponse)
+    @rpc(node_pb2.NodeChangeResponse)
     async def LeaveNode(self, request, grpc_context):
         raise ApiFailure("NOT_IMPLEMENTED", "membership changes at runtime are not supported yet: the node "
                                             "runs its genesis validator set")
 
-    @rpc(None, monitoring_pb2.HealthResponse)  # open, like REST /v11/health: for orchestrators' probes
+    @rpc(monitoring_pb2.HealthResponse)  # open (OPEN_ROUTES), like REST /v11/health: for probes
     async def GetHealth(self, request, grpc_context):
         return await self.service.api.health()
 
-    @rpc(Role.READER, monitoring_pb2.MetricsSnapshot)
+    @rpc(monitoring_pb2.MetricsSnapshot)
     async def GetMetrics(self, request, grpc_context):
         await self.service.metrics.refresh(self.service.api)
         return self.service.metrics.snapshot(time.time_ns() // 1_000_000)
 
-    @rpc(Role.READER, block_pb2.BlockRecord)
+    @rpc(block_pb2.BlockRecord)
     async def GetBlock(self, request: block_pb2.GetBlockRequest, grpc_context):
         which = request.WhichOneof("selector")
         if which is None:
             raise ApiFailure("BAD_REQUEST", "give a height or latest=true")
         return await self.service.block(request.height if which == "height" else None)
 
-    @rpc(Role.READER, transaction_pb2.TransactionRecord)
+    @rpc(transaction_pb2.TransactionRecord)
     async def GetTransaction(self, request: transaction_pb2.GetTransactionRequest, grpc_context):
         if len(request.tx_id) != 64:
             raise ApiFailure("BAD_REQUEST", f"tx_id must be 64 bytes, got {len(request.tx_id)}")
@@ -215,39 +234,43 @@ class GrpcMethods:
             raise ApiFailure("NOT_FOUND", "unknown transaction")
         return record
 
-    @rpc(Role.READER, block_pb2.Account)
+    @rpc(block_pb2.Account)
     async def GetAccount(self, request: block_pb2.GetAccountRequest, grpc_context):
         if len(request.address) != 32:
             raise ApiFailure("BAD_REQUEST", f"address must be 32 bytes, got {len(request.address)}")
         return await self.service.api.account(request.address)
 
-    @rpc(Role.SUBMITTER, crypto_pb2.VerifyResponse)
+    @rpc(transaction_pb2.ComplianceRules)
+    async def GetComplianceRules(self, request, grpc_context):
+        return await self.service.api.compliance_rules()
+
+    @rpc(crypto_pb2.VerifyResponse)
     async def VerifySignatures(self, request: crypto_pb2.VerifyRequest, grpc_context):
         return await self.service.api.verify(request)
 
-    @rpc(Role.READER, crypto_pb2.KemPublicKey)
+    @rpc(crypto_pb2.KemPublicKey)
     async def GetKemPublicKey(self, request, grpc_context):
         return self.service.api.kem_public_key()
 
     # --- models (the optimizer) -------------------------------------------------------------------
 
-    @rpc(Role.READER, models_pb2.ListModelsResponse)
+    @rpc(models_pb2.ListModelsResponse)
     async def ListModels(self, request: models_pb2.ListModelsRequest, grpc_context):
         return await self.service.models.list_models(check_model_name(request.name) if request.name else "")
 
-    @rpc(Role.READER, models_pb2.ListAnomaliesResponse)
+    @rpc(models_pb2.ListAnomaliesResponse)
     async def ListAnomalies(self, request: models_pb2.ListAnomaliesRequest, grpc_context):
         return await self.service.models.anomalies(request.from_sequence, request.limit)
 
-    @rpc(Role.ADMIN, models_pb2.RetrainResponse)
+    @rpc(models_pb2.RetrainResponse)
     async def RetrainModel(self, request: models_pb2.RetrainRequest, grpc_context):
         check_model_name(request.name)
         return await self.service.models.retrain(request)
 
-    @rpc(Role.ADMIN, models_pb2.ModelChangeResponse)
+    @rpc(models_pb2.ModelChangeResponse)
     async def PromoteModel(self, request: models_pb2.PromoteModelRequest, grpc_context):
         return await self.service.models.promote(check_model_name(request.name), request.version)
 
-    @rpc(Role.ADMIN, models_pb2.ModelChangeResponse)
+    @rpc(models_pb2.ModelChangeResponse)
     async def RollbackModel(self, request: models_pb2.RollbackModelRequest, grpc_context):
         return await self.service.models.rollback(check_model_name(request.name))

@@ -132,6 +132,9 @@ class NodeApi:
     async def account(self, address: bytes) -> block_pb2.Account:
         return block_pb2.Account.FromString(await self._ask_replicas("get_account", address))
 
+    async def compliance_rules(self) -> transaction_pb2.ComplianceRules:
+        return transaction_pb2.ComplianceRules.FromString(await self._ask_replicas("get_compliance_rules"))
+
     async def consensus_status(self) -> consensus_pb2.ConsensusStatus:
         return consensus_pb2.ConsensusStatus.FromString(await self._ask_replicas("status"))
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import time
 
-from aurigraph.apikeys import Role
 from aurigraph.codec.names import reason_name, status_name
 from aurigraph.v1 import block_pb2, transaction_pb2
-from serve_apps.auth import ApiKeys, Principal
+from serve_apps.allowlist import SubmitAllowlist, client_address
+from serve_apps.auth import OPEN, SUBMISSION_ROUTES, ApiKeys, Principal, required_role
 from serve_apps.batching import MicroBatcher
 from serve_apps.cache import ReadCache
 from serve_apps.errors import ApiFailure
@@ -36,6 +36,7 @@ class GatewayService:
         self.api = api
         self.metrics = GatewayMetrics()
         self.keys = ApiKeys.load(settings.api_keys_file)
+        self.allowlist = SubmitAllowlist(settings.submit_allowlist)
         self.redis = RedisLink(settings.redis_url, on_state=self._redis_state,
                                on_error=self.metrics.redis_errors.inc) if settings.redis_url else None
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst, self.redis)
@@ -49,8 +50,18 @@ class GatewayService:
         self.metrics.stream_subscribers.set_function(lambda: len(self.hub.subscribers))
         self._batcher = MicroBatcher(self._submit_unwaited, settings.max_batch_txs)
 
-    async def admit(self, presented_key: str | None, peer: str, needs: Role) -> Principal:
-        """Authenticate and rate-limit one request; raises `ApiFailure`."""
+    def client_address(self, peer_host: str, forwarded_for: str | None) -> str:
+        """Who a request comes from: the socket peer, or whom a trusted proxy says it forwards."""
+        return client_address(peer_host, forwarded_for, self.settings.trusted_proxies)
+
+    async def admit(self, route: str, presented_key: str | None, peer: str) -> Principal:
+        """Admit one request to `route` (a key of `serve_apps.auth`) from the client address `peer`:
+        the API key and its role (`ROUTE_ROLES`), the submission allowlist, the rate limit; in that
+        order, so a request without a key learns nothing else. Open routes are admitted as they are.
+        Raises `ApiFailure`."""
+        needs = required_role(route)
+        if needs is None:
+            return OPEN
         try:
             principal = self.keys.authenticate(presented_key, needs)
         except ApiFailure:
@@ -60,6 +71,8 @@ class GatewayService:
                 raise ApiFailure("RATE_LIMITED", "too many refused requests from this address",
                                  retry_after_ms=1000) from None
             raise
+        if route in SUBMISSION_ROUTES:
+            self.allowlist.check(peer)
         client = principal.name if self.keys.enabled else peer
         wait_ms = await self.limiter.take(client)
         if wait_ms:
@@ -135,6 +148,7 @@ class GatewayService:
                            ) -> transaction_pb2.BatchSubmitResponse:
         """A client's batch: as `submit`, but a batch refused whole (back-pressure everywhere) is an
         `ApiFailure` (503 / UNAVAILABLE with the retry hint) rather than a list of refusals."""
+        _check_size(sum(map(len, wire)), self.settings.max_batch_body_bytes)
         response = await self.submit(wire, wait, timeout_ms)
         if all(r.retry_after_ms for r in response.results):
             first = response.results[0]
@@ -148,6 +162,7 @@ class GatewayService:
         """One transaction; a rejection or a full pipeline is an `ApiFailure` (422 / 503). Without
         a wait it is batched with the others arriving now; a waited one goes alone, since a batch is
         answered when all of it is final and one slow transaction must not hold up others."""
+        _check_size(len(raw), self.settings.max_body_bytes)
         if wait:
             result = (await self.submit([raw], True, timeout_ms)).results[0]
         else:
@@ -157,6 +172,13 @@ class GatewayService:
         if result.retry_after_ms:
             raise ApiFailure("UNAVAILABLE", result.detail or "pipeline full", retry_after_ms=result.retry_after_ms)
         return result
+
+
+def _check_size(size: int, limit: int) -> None:
+    """REST refuses a larger body before reading it; gRPC (whose own message limit is far higher)
+    gets the same limits here, so an oversize request never travels on to the node's actors."""
+    if size > limit:
+        raise ApiFailure("PAYLOAD_TOO_LARGE", f"{size} bytes of transactions, limit {limit}")
 
 
 class RejectedFailure(ApiFailure):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from serve_apps.allowlist import Network, parse_network
 
 
 class GatewaySettings(BaseModel):
@@ -17,6 +19,9 @@ class GatewaySettings(BaseModel):
     http_host: str = "127.0.0.1"
     http_port: int = Field(8000, ge=1, le=65535)
     grpc_port: int = Field(9000, ge=0, le=65535)  # 0: no gRPC ingress
+    # With TLS, Serve's plain-text gRPC proxy listens here (all interfaces: Serve has no host option;
+    # firewall it) behind the TLS 1.3 terminator on grpc_port (serve_apps/grpc_tls.py). 0: a free port.
+    grpc_internal_port: int = Field(0, ge=0, le=65535)
     replicas: int = Field(1, ge=1, le=64)  # gateway (Serve) replicas
     max_batch_txs: int = Field(10_000, ge=1, le=10_000)
     max_body_bytes: int = Field(128 * 1024, ge=1024)  # one transaction's request body
@@ -34,11 +39,32 @@ class GatewaySettings(BaseModel):
     ssl_keyfile: Path | None = None
     node_namespace: str = "aurigraph"
     kem_public_key_file: Path | None = None  # the node's ML-KEM-1024 public key (CryptoService)
+    # Clients that may submit transactions (networks or single addresses; empty: anyone with the
+    # role). See serve_apps/allowlist.py for how a client's address is determined.
+    submit_allowlist: tuple[Network, ...] = ()
+    # Proxies whose X-Forwarded-For (gRPC: x-forwarded-for metadata) names the client; empty: none.
+    trusted_proxies: tuple[Network, ...] = ()
+
+    @field_validator("submit_allowlist", "trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value, info):
+        what = "submit allowlist" if info.field_name == "submit_allowlist" else "trusted proxy"
+        if isinstance(value, str):
+            value = [value]
+        networks = []
+        for entry in value:
+            try:
+                networks.append(parse_network(entry))
+            except ValueError as e:
+                raise ValueError(f"{what} entry {e}") from None
+        return tuple(networks)
 
     @model_validator(mode="after")
     def _check(self) -> GatewaySettings:
         if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
             raise ValueError("TLS needs both a certificate and a key file")
+        if self.grpc_internal_port and self.grpc_internal_port == self.grpc_port:
+            raise ValueError("grpc_internal_port must differ from grpc_port")
         if self.default_wait_ms > self.max_wait_ms:
             raise ValueError("default_wait_ms must not exceed max_wait_ms")
         return self

@@ -6,7 +6,22 @@ import argparse
 import sys
 
 from aurigraph import __version__
-from aurigraph.cli import audit, backup, bench, genesis, index, keys, models, remote, selfcheck, tx, up
+from aurigraph.cli import (
+    admin,
+    audit,
+    backup,
+    bench,
+    certs,
+    data,
+    genesis,
+    index,
+    keys,
+    models,
+    remote,
+    selfcheck,
+    tx,
+    up,
+)
 from aurigraph.cli.common import USER_ERRORS, CliError
 
 
@@ -16,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"aurigraph {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (keys, tx, genesis, up, remote, index, audit, bench, models, selfcheck, backup):
+    for module in (keys, tx, data, genesis, up, remote, index, audit, bench, models, selfcheck, backup, certs,
+                   admin):
         module.register(sub)
     return parser
 

@@ -16,9 +16,11 @@ from pathlib import Path
 
 from aurigraph.apikeys import load_key_file
 from aurigraph.cli.common import CliError
+from aurigraph.keystore import KeystoreError, open_node_keystore
 from aurigraph.node.config import NodeSettings
-from aurigraph.node.datadir import DataDir, prepare
+from aurigraph.node.datadir import DataDir, check_node_keys, prepare
 from aurigraph.node.ray_auth import configure_ray_auth
+from serve_apps.allowlist import read_network_file
 from serve_apps.settings import GatewaySettings
 
 POSTGRES_DSN_ENV = "AURIGRAPH_POSTGRES_DSN"  # keeps a password off the command line (and `ps`)
@@ -41,6 +43,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grpc-port", type=int, default=gw.grpc_port, help="0: no gRPC ingress")
     p.add_argument("--gateway-replicas", type=int, default=gw.replicas)
     p.add_argument("--api-keys", type=Path, help="API keys file (aurigraph apikey new); default: no keys asked")
+    p.add_argument("--allow-submit", action="append", default=[], metavar="NETWORK",
+                   help="only clients in this network (10.0.0.0/8, 2001:db8::/32) or at this address may submit "
+                        "transactions; repeatable (default: any client with the role)")
+    p.add_argument("--allow-submit-file", type=Path, metavar="FILE",
+                   help="more --allow-submit networks, one a line (# starts a comment)")
+    p.add_argument("--trusted-proxy", action="append", default=[], metavar="NETWORK",
+                   help="a reverse proxy whose X-Forwarded-For names the client (default: none; the client is "
+                        "the socket peer); repeatable")
     p.add_argument("--rate-limit", type=float, default=gw.rate_limit_per_s,
                    help="requests/s per client (0: off)")
     p.add_argument("--rate-limit-burst", type=int, default=gw.rate_limit_burst, help="requests a client may burst")
@@ -60,8 +70,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --optimizer: keep the configured election/heartbeat ticks")
     p.add_argument("--stream-queue-events", type=int, default=gw.stream_queue_events,
                    help="events a stream subscriber may fall behind before it is disconnected")
-    p.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM) ...")
-    p.add_argument("--tls-key", type=Path, help="... and this key")
+    p.add_argument("--tls-cert", type=Path, help="serve HTTPS and gRPC (TLS 1.3) with this certificate (PEM) ...")
+    p.add_argument("--tls-key", type=Path, help="... and this key (aurigraph certs new; docs/security.md)")
+    p.add_argument("--grpc-internal-port", type=int, default=gw.grpc_internal_port,
+                   help="with TLS: Serve's plain-text gRPC port behind the TLS terminator (firewall it; 0: free)")
+    p.add_argument("--keystore", choices=("file", "pkcs11"), default=defaults.keystore,
+                   help="where validator keys live: encrypted files in the data dir, or a PKCS#11 HSM (docs/security.md)")
+    p.add_argument("--hsm-module", type=Path, help="with --keystore pkcs11: the PKCS#11 module (.so)")
+    p.add_argument("--hsm-token", help="with --keystore pkcs11: the token label")
+    p.add_argument("--hsm-pin-file", type=Path, help="the HSM user PIN, if $AURIGRAPH_HSM_PIN is not set")
     p.add_argument("--run-for-s", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.set_defaults(func=cmd_up)
 
@@ -73,7 +90,9 @@ def settings_from_args(args: argparse.Namespace) -> NodeSettings:
                             batch_wait_ms=args.batch_wait_ms, postgres_dsn=args.postgres_dsn or None,
                             postgres_schema=args.postgres_schema, optimizer=args.optimizer,
                             anomaly_threshold=args.anomaly_threshold, anomaly_hold=args.anomaly_hold,
-                            adapt_batching=not args.fixed_batching, adapt_ticks=not args.fixed_ticks)
+                            adapt_batching=not args.fixed_batching, adapt_ticks=not args.fixed_ticks,
+                            keystore=args.keystore, hsm_module=args.hsm_module, hsm_token=args.hsm_token,
+                            hsm_pin_file=args.hsm_pin_file)
     except ValueError as e:
         raise CliError(str(e)) from None
 
@@ -86,8 +105,12 @@ def gateway_settings_from_args(args: argparse.Namespace, data: DataDir) -> Gatew
                                redis_url=args.redis_url, postgres_dsn=args.postgres_dsn or None,
                                postgres_schema=args.postgres_schema,
                                ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
+                               grpc_internal_port=args.grpc_internal_port,
                                stream_queue_events=args.stream_queue_events,
-                               kem_public_key_file=data.kem_key)
+                               kem_public_key_file=data.kem_key,
+                               submit_allowlist=args.allow_submit + (read_network_file(args.allow_submit_file)
+                                                                     if args.allow_submit_file else []),
+                               trusted_proxies=args.trusted_proxy)
     except ValueError as e:
         raise CliError(str(e)) from None
 
@@ -100,7 +123,13 @@ def cmd_up(args: argparse.Namespace) -> int:
             load_key_file(gateway.api_keys_file)
         except ValueError as e:
             raise CliError(str(e)) from None
-    genesis = prepare(DataDir(settings.data_dir), settings.chain_id, settings.replicas)
+    try:  # validator keys are made in, or must already be in, the configured keystore
+        with open_node_keystore(settings, DataDir(settings.data_dir)) as keystore:
+            genesis = prepare(DataDir(settings.data_dir), settings.chain_id, settings.replicas, keystore=keystore)
+            if keystore.kind == "pkcs11":
+                check_node_keys(keystore, genesis)
+    except KeystoreError as e:
+        raise CliError(str(e)) from None
     if len(genesis.validators) != settings.replicas:
         settings = settings.model_copy(update={"replicas": len(genesis.validators)})
     configure_ray_auth(DataDir(settings.data_dir), local=args.address is None)
@@ -128,7 +157,9 @@ def cmd_up(args: argparse.Namespace) -> int:
           f"(docs: {scheme}://{gateway.http_host}:{gateway.http_port}/api/docs, "
           f"stream: ws{'s' if gateway.tls else ''}://{gateway.http_host}:{gateway.http_port}/v11/stream)", flush=True)
     if gateway.grpc_port:
-        print(f"gRPC  {gateway.http_host}:{gateway.grpc_port}", flush=True)
+        print(f"gRPC  {'grpcs' if gateway.tls else 'grpc'}://{gateway.http_host}:{gateway.grpc_port}", flush=True)
+    if gateway.submit_allowlist:
+        print(f"submissions only from {', '.join(str(n) for n in gateway.submit_allowlist)}", flush=True)
     print(f"Ray   --address {node.address}  (e.g. aurigraph bench node --address {node.address} "
           f"--data-dir {settings.data_dir})", flush=True)
     stop = threading.Event()

@@ -190,6 +190,10 @@ class AsyncClient:
     async def account(self, address: bytes):
         return await self.transport.account(address)
 
+    async def compliance_rules(self):
+        """The compliance rules in force (`aurigraph.v1.ComplianceRules`)."""
+        return await self.transport.compliance_rules()
+
     async def status(self):
         return await self.transport.status()
 

@@ -90,6 +90,9 @@ class GrpcTransport:
     async def account(self, address: bytes) -> block_pb2.Account:
         return await self._call(self._storage.GetAccount, block_pb2.GetAccountRequest(address=address))
 
+    async def compliance_rules(self) -> transaction_pb2.ComplianceRules:
+        return await self._call(self._storage.GetComplianceRules, transaction_pb2.GetComplianceRulesRequest())
+
     async def status(self) -> consensus_pb2.ConsensusStatus:
         return await self._call(self._consensus.GetStatus, consensus_pb2.GetConsensusStatusRequest())
 

@@ -88,6 +88,9 @@ class RestTransport:
     async def account(self, address: bytes) -> block_pb2.Account:
         return await self._call("GET", f"/v11/accounts/{address.hex()}", block_pb2.Account)
 
+    async def compliance_rules(self) -> transaction_pb2.ComplianceRules:
+        return await self._call("GET", "/v11/compliance/rules", transaction_pb2.ComplianceRules)
+
     async def status(self) -> consensus_pb2.ConsensusStatus:
         return await self._call("GET", "/v11/consensus/status", consensus_pb2.ConsensusStatus)
 

@@ -45,6 +45,11 @@ def rules_to_proto(rules: ComplianceRules) -> transaction_pb2.ComplianceRules:
     return m
 
 
+def rules_record(rules: ComplianceRules) -> bytes:
+    """`aurigraph.v1.ComplianceRules` bytes: the rules in force, as the node serves them."""
+    return rules_to_proto(rules).SerializeToString(deterministic=True)
+
+
 def admin_from_proto(m: transaction_pb2.AdminAction) -> AdminAction:
     which = m.WhichOneof("action")
     if which == "set_rules":

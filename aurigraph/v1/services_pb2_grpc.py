@@ -560,6 +560,11 @@ class StorageServiceStub:
                 request_serializer=aurigraph_dot_v1_dot_block__pb2.GetAccountRequest.SerializeToString,
                 response_deserializer=aurigraph_dot_v1_dot_block__pb2.Account.FromString,
                 _registered_method=True)
+        self.GetComplianceRules = channel.unary_unary(
+                '/aurigraph.v1.StorageService/GetComplianceRules',
+                request_serializer=aurigraph_dot_v1_dot_transaction__pb2.GetComplianceRulesRequest.SerializeToString,
+                response_deserializer=aurigraph_dot_v1_dot_transaction__pb2.ComplianceRules.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -583,6 +588,13 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetComplianceRules(self, request, context):
+        """the rules in force
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -600,6 +612,11 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.GetAccount,
                     request_deserializer=aurigraph_dot_v1_dot_block__pb2.GetAccountRequest.FromString,
                     response_serializer=aurigraph_dot_v1_dot_block__pb2.Account.SerializeToString,
+            ),
+            'GetComplianceRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetComplianceRules,
+                    request_deserializer=aurigraph_dot_v1_dot_transaction__pb2.GetComplianceRulesRequest.FromString,
+                    response_serializer=aurigraph_dot_v1_dot_transaction__pb2.ComplianceRules.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -683,6 +700,33 @@ class StorageService:
             '/aurigraph.v1.StorageService/GetAccount',
             aurigraph_dot_v1_dot_block__pb2.GetAccountRequest.SerializeToString,
             aurigraph_dot_v1_dot_block__pb2.Account.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetComplianceRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aurigraph.v1.StorageService/GetComplianceRules',
+            aurigraph_dot_v1_dot_transaction__pb2.GetComplianceRulesRequest.SerializeToString,
+            aurigraph_dot_v1_dot_transaction__pb2.ComplianceRules.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from aurigraph.v1 import common_pb2 as aurigraph_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61urigraph/v1/transaction.proto\x12\x0c\x61urigraph.v1\x1a\x19\x61urigraph/v1/common.proto\"\xee\x01\n\x0fTransactionBody\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x0e\n\x06sender\x18\x02 \x01(\x0c\x12\r\n\x05nonce\x18\x03 \x01(\x04\x12\x0b\n\x03\x66\x65\x65\x18\x04 \x01(\x04\x12\x14\n\x0ctimestamp_ms\x18\x05 \x01(\x04\x12*\n\x08transfer\x18\n \x01(\x0b\x32\x16.aurigraph.v1.TransferH\x00\x12\'\n\x04\x64\x61ta\x18\x0b \x01(\x0b\x32\x17.aurigraph.v1.DataWriteH\x00\x12*\n\x05\x61\x64min\x18\x0c \x01(\x0b\x32\x19.aurigraph.v1.AdminActionH\x00\x42\x06\n\x04kind\"-\n\x08Transfer\x12\x11\n\trecipient\x18\x01 \x01(\x0c\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x04\"a\n\tDataWrite\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0f\n\x05plain\x18\x02 \x01(\x0cH\x00\x12-\n\x06sealed\x18\x03 \x01(\x0b\x32\x1b.aurigraph.v1.SealedPayloadH\x00\x42\x07\n\x05value\"e\n\rSealedPayload\x12\r\n\x05nonce\x18\x01 \x01(\x0c\x12\x12\n\nciphertext\x18\x02 \x01(\x0c\x12\x31\n\nrecipients\x18\x03 \x03(\x0b\x32\x1d.aurigraph.v1.SealedRecipient\"b\n\x0fSealedRecipient\x12\x0e\n\x06key_id\x18\x01 \x01(\x0c\x12\x16\n\x0ekem_ciphertext\x18\x02 \x01(\x0c\x12\x12\n\nwrap_nonce\x18\x03 \x01(\x0c\x12\x13\n\x0bwrapped_key\x18\x04 \x01(\x0c\"\xdf\x01\n\x0b\x41\x64minAction\x12\x32\n\tset_rules\x18\x01 \x01(\x0b\x32\x1d.aurigraph.v1.ComplianceRulesH\x00\x12/\n\x07set_kyc\x18\x02 \x01(\x0b\x32\x1c.aurigraph.v1.KycAttestationH\x00\x12\x38\n\nrotate_key\x18\x03 \x01(\x0b\x32\".aurigraph.v1.ValidatorKeyRotationH\x00\x12\'\n\x04note\x18\x04 \x01(\x0b\x32\x17.aurigraph.v1.AdminNoteH\x00\x42\x08\n\x06\x61\x63tion\"\xda\x01\n\x0e\x43omplianceRule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12.\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1e.aurigraph.v1.ComplianceAction\x12+\n\x06\x64\x65nied\x18\n \x01(\x0b\x32\x19.aurigraph.v1.AddressListH\x00\x12\x17\n\rmax_tx_amount\x18\x0b \x01(\x04H\x00\x12\x1a\n\x10max_daily_amount\x18\x0c \x01(\x04H\x00\x12\x1b\n\x11kyc_above_balance\x18\r \x01(\x04H\x00\x42\x0b\n\tcondition\" \n\x0b\x41\x64\x64ressList\x12\x11\n\taddresses\x18\x01 \x03(\x0c\">\n\x0f\x43omplianceRules\x12+\n\x05rules\x18\x01 \x03(\x0b\x32\x1c.aurigraph.v1.ComplianceRule\"3\n\x0eKycAttestation\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x12\x10\n\x08\x61ttested\x18\x02 \x01(\x08\"~\n\x14ValidatorKeyRotation\x12\x14\n\x0cvalidator_id\x18\x01 \x01(\x04\x12-\n\x06scheme\x18\x02 \x01(\x0e\x32\x1d.aurigraph.v1.SignatureScheme\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12\r\n\x05proof\x18\x04 \x01(\x0c\"<\n\tAdminNote\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\x12\x11\n\tprincipal\x18\x03 \x01(\t\"w\n\x11SignedTransaction\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12-\n\x06scheme\x18\x02 \x01(\x0e\x32\x1d.aurigraph.v1.SignatureScheme\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"\xc0\x01\n\x07Receipt\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x1f.aurigraph.v1.TransactionStatus\x12*\n\x06reason\x18\x03 \x01(\x0e\x32\x1a.aurigraph.v1.RejectReason\x12\x0e\n\x06height\x18\x04 \x01(\x04\x12\r\n\x05index\x18\x05 \x01(\r\x12\x10\n\x08\x66\x65\x65_paid\x18\x06 \x01(\x04\x12\x18\n\x10\x63ompliance_rules\x18\x07 \x03(\t\"q\n\rSubmitRequest\x12\x34\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1f.aurigraph.v1.SignedTransaction\x12\x16\n\x0ewait_committed\x18\x02 \x01(\x08\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\"\xcc\x01\n\x0eSubmitResponse\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x1f.aurigraph.v1.TransactionStatus\x12*\n\x06reason\x18\x03 \x01(\x0e\x32\x1a.aurigraph.v1.RejectReason\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12&\n\x07receipt\x18\x05 \x01(\x0b\x32\x15.aurigraph.v1.Receipt\x12\x16\n\x0eretry_after_ms\x18\x06 \x01(\r\"(\n\x10TransactionBatch\x12\x14\n\x0ctransactions\x18\x01 \x03(\x0c\"w\n\x12\x42\x61tchSubmitRequest\x12\x35\n\x0ctransactions\x18\x01 \x03(\x0b\x32\x1f.aurigraph.v1.SignedTransaction\x12\x16\n\x0ewait_committed\x18\x02 \x01(\x08\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\"D\n\x13\x42\x61tchSubmitResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.aurigraph.v1.SubmitResponse\"A\n\x19StreamTransactionsRequest\x12\x13\n\x0b\x66rom_height\x18\x01 \x01(\x04\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0c\"t\n\x14\x43ommittedTransaction\x12\x34\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1f.aurigraph.v1.SignedTransaction\x12&\n\x07receipt\x18\x02 \x01(\x0b\x32\x15.aurigraph.v1.Receipt\"&\n\x15GetTransactionRequest\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\"\x81\x02\n\x11TransactionRecord\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x1f.aurigraph.v1.TransactionStatus\x12*\n\x06reason\x18\x03 \x01(\x0e\x32\x1a.aurigraph.v1.RejectReason\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x34\n\x0btransaction\x18\x05 \x01(\x0b\x32\x1f.aurigraph.v1.SignedTransaction\x12&\n\x07receipt\x18\x06 \x01(\x0b\x32\x15.aurigraph.v1.Receipt\x12\x12\n\nconfidence\x18\x07 \x01(\x01*o\n\x10\x43omplianceAction\x12!\n\x1d\x43OMPLIANCE_ACTION_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43OMPLIANCE_ACTION_REJECT\x10\x01\x12\x1a\n\x16\x43OMPLIANCE_ACTION_FLAG\x10\x02*\xb6\x01\n\x11TransactionStatus\x12\x1e\n\x1aTRANSACTION_STATUS_UNKNOWN\x10\x00\x12\x1e\n\x1aTRANSACTION_STATUS_PENDING\x10\x01\x12 \n\x1cTRANSACTION_STATUS_COMMITTED\x10\x02\x12\x1f\n\x1bTRANSACTION_STATUS_REJECTED\x10\x03\x12\x1e\n\x1aTRANSACTION_STATUS_DROPPED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61urigraph/v1/transaction.proto\x12\x0c\x61urigraph.v1\x1a\x19\x61urigraph/v1/common.proto\"\xee\x01\n\x0fTransactionBody\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x0e\n\x06sender\x18\x02 \x01(\x0c\x12\r\n\x05nonce\x18\x03 \x01(\x04\x12\x0b\n\x03\x66\x65\x65\x18\x04 \x01(\x04\x12\x14\n\x0ctimestamp_ms\x18\x05 \x01(\x04\x12*\n\x08transfer\x18\n \x01(\x0b\x32\x16.aurigraph.v1.TransferH\x00\x12\'\n\x04\x64\x61ta\x18\x0b \x01(\x0b\x32\x17.aurigraph.v1.DataWriteH\x00\x12*\n\x05\x61\x64min\x18\x0c \x01(\x0b\x32\x19.aurigraph.v1.AdminActionH\x00\x42\x06\n\x04kind\"-\n\x08Transfer\x12\x11\n\trecipient\x18\x01 \x01(\x0c\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x04\"a\n\tDataWrite\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0f\n\x05plain\x18\x02 \x01(\x0cH\x00\x12-\n\x06sealed\x18\x03 \x01(\x0b\x32\x1b.aurigraph.v1.SealedPayloadH\x00\x42\x07\n\x05value\"e\n\rSealedPayload\x12\r\n\x05nonce\x18\x01 \x01(\x0c\x12\x12\n\nciphertext\x18\x02 \x01(\x0c\x12\x31\n\nrecipients\x18\x03 \x03(\x0b\x32\x1d.aurigraph.v1.SealedRecipient\"b\n\x0fSealedRecipient\x12\x0e\n\x06key_id\x18\x01 \x01(\x0c\x12\x16\n\x0ekem_ciphertext\x18\x02 \x01(\x0c\x12\x12\n\nwrap_nonce\x18\x03 \x01(\x0c\x12\x13\n\x0bwrapped_key\x18\x04 \x01(\x0c\"\xdf\x01\n\x0b\x41\x64minAction\x12\x32\n\tset_rules\x18\x01 \x01(\x0b\x32\x1d.aurigraph.v1.ComplianceRulesH\x00\x12/\n\x07set_kyc\x18\x02 \x01(\x0b\x32\x1c.aurigraph.v1.KycAttestationH\x00\x12\x38\n\nrotate_key\x18\x03 \x01(\x0b\x32\".aurigraph.v1.ValidatorKeyRotationH\x00\x12\'\n\x04note\x18\x04 \x01(\x0b\x32\x17.aurigraph.v1.AdminNoteH\x00\x42\x08\n\x06\x61\x63tion\"\xda\x01\n\x0e\x43omplianceRule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12.\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1e.aurigraph.v1.ComplianceAction\x12+\n\x06\x64\x65nied\x18\n \x01(\x0b\x32\x19.aurigraph.v1.AddressListH\x00\x12\x17\n\rmax_tx_amount\x18\x0b \x01(\x04H\x00\x12\x1a\n\x10max_daily_amount\x18\x0c \x01(\x04H\x00\x12\x1b\n\x11kyc_above_balance\x18\r \x01(\x04H\x00\x42\x0b\n\tcondition\" \n\x0b\x41\x64\x64ressList\x12\x11\n\taddresses\x18\x01 \x03(\x0c\">\n\x0f\x43omplianceRules\x12+\n\x05rules\x18\x01 \x03(\x0b\x32\x1c.aurigraph.v1.ComplianceRule\"\x1b\n\x19GetComplianceRulesRequest\"3\n\x0eKycAttestation\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x12\x10\n\x08\x61ttested\x18\x02 \x01(\x08\"~\n\x14ValidatorKeyRotation\x12\x14\n\x0cvalidator_id\x18\x01 \x01(\x04\x12-\n\x06scheme\x18\x02 \x01(\x0e\x32\x1d.aurigraph.v1.SignatureScheme\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12\r\n\x05proof\x18\x04 \x01(\x0c\"<\n\tAdminNote\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\x12\x11\n\tprincipal\x18\x03 \x01(\t\"w\n\x11SignedTransaction\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12-\n\x06scheme\x18\x02 \x01(\x0e\x32\x1d.aurigraph.v1.SignatureScheme\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"\xc0\x01\n\x07Receipt\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x1f.aurigraph.v1.TransactionStatus\x12*\n\x06reason\x18\x03 \x01(\x0e\x32\x1a.aurigraph.v1.RejectReason\x12\x0e\n\x06height\x18\x04 \x01(\x04\x12\r\n\x05index\x18\x05 \x01(\r\x12\x10\n\x08\x66\x65\x65_paid\x18\x06 \x01(\x04\x12\x18\n\x10\x63ompliance_rules\x18\x07 \x03(\t\"q\n\rSubmitRequest\x12\x34\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1f.aurigraph.v1.SignedTransaction\x12\x16\n\x0ewait_committed\x18\x02 \x01(\x08\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\"\xcc\x01\n\x0eSubmitResponse\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x1f.aurigraph.v1.TransactionStatus\x12*\n\x06reason\x18\x03 \x01(\x0e\x32\x1a.aurigraph.v1.RejectReason\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12&\n\x07receipt\x18\x05 \x01(\x0b\x32\x15.aurigraph.v1.Receipt\x12\x16\n\x0eretry_after_ms\x18\x06 \x01(\r\"(\n\x10TransactionBatch\x12\x14\n\x0ctransactions\x18\x01 \x03(\x0c\"w\n\x12\x42\x61tchSubmitRequest\x12\x35\n\x0ctransactions\x18\x01 \x03(\x0b\x32\x1f.aurigraph.v1.SignedTransaction\x12\x16\n\x0ewait_committed\x18\x02 \x01(\x08\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\"D\n\x13\x42\x61tchSubmitResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.aurigraph.v1.SubmitResponse\"A\n\x19StreamTransactionsRequest\x12\x13\n\x0b\x66rom_height\x18\x01 \x01(\x04\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0c\"t\n\x14\x43ommittedTransaction\x12\x34\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1f.aurigraph.v1.SignedTransaction\x12&\n\x07receipt\x18\x02 \x01(\x0b\x32\x15.aurigraph.v1.Receipt\"&\n\x15GetTransactionRequest\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\"\x81\x02\n\x11TransactionRecord\x12\r\n\x05tx_id\x18\x01 \x01(\x0c\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x1f.aurigraph.v1.TransactionStatus\x12*\n\x06reason\x18\x03 \x01(\x0e\x32\x1a.aurigraph.v1.RejectReason\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x34\n\x0btransaction\x18\x05 \x01(\x0b\x32\x1f.aurigraph.v1.SignedTransaction\x12&\n\x07receipt\x18\x06 \x01(\x0b\x32\x15.aurigraph.v1.Receipt\x12\x12\n\nconfidence\x18\x07 \x01(\x01*o\n\x10\x43omplianceAction\x12!\n\x1d\x43OMPLIANCE_ACTION_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43OMPLIANCE_ACTION_REJECT\x10\x01\x12\x1a\n\x16\x43OMPLIANCE_ACTION_FLAG\x10\x02*\xb6\x01\n\x11TransactionStatus\x12\x1e\n\x1aTRANSACTION_STATUS_UNKNOWN\x10\x00\x12\x1e\n\x1aTRANSACTION_STATUS_PENDING\x10\x01\x12 \n\x1cTRANSACTION_STATUS_COMMITTED\x10\x02\x12\x1f\n\x1bTRANSACTION_STATUS_REJECTED\x10\x03\x12\x1e\n\x1aTRANSACTION_STATUS_DROPPED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aurigraph.v1.transaction_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COMPLIANCEACTION']._serialized_start=2809
-  _globals['_COMPLIANCEACTION']._serialized_end=2920
-  _globals['_TRANSACTIONSTATUS']._serialized_start=2923
-  _globals['_TRANSACTIONSTATUS']._serialized_end=3105
+  _globals['_COMPLIANCEACTION']._serialized_start=2838
+  _globals['_COMPLIANCEACTION']._serialized_end=2949
+  _globals['_TRANSACTIONSTATUS']._serialized_start=2952
+  _globals['_TRANSACTIONSTATUS']._serialized_end=3134
   _globals['_TRANSACTIONBODY']._serialized_start=76
   _globals['_TRANSACTIONBODY']._serialized_end=314
   _globals['_TRANSFER']._serialized_start=316
@@ -54,32 +54,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ADDRESSLIST']._serialized_end=1144
   _globals['_COMPLIANCERULES']._serialized_start=1146
   _globals['_COMPLIANCERULES']._serialized_end=1208
-  _globals['_KYCATTESTATION']._serialized_start=1210
-  _globals['_KYCATTESTATION']._serialized_end=1261
-  _globals['_VALIDATORKEYROTATION']._serialized_start=1263
-  _globals['_VALIDATORKEYROTATION']._serialized_end=1389
-  _globals['_ADMINNOTE']._serialized_start=1391
-  _globals['_ADMINNOTE']._serialized_end=1451
-  _globals['_SIGNEDTRANSACTION']._serialized_start=1453
-  _globals['_SIGNEDTRANSACTION']._serialized_end=1572
-  _globals['_RECEIPT']._serialized_start=1575
-  _globals['_RECEIPT']._serialized_end=1767
-  _globals['_SUBMITREQUEST']._serialized_start=1769
-  _globals['_SUBMITREQUEST']._serialized_end=1882
-  _globals['_SUBMITRESPONSE']._serialized_start=1885
-  _globals['_SUBMITRESPONSE']._serialized_end=2089
-  _globals['_TRANSACTIONBATCH']._serialized_start=2091
-  _globals['_TRANSACTIONBATCH']._serialized_end=2131
-  _globals['_BATCHSUBMITREQUEST']._serialized_start=2133
-  _globals['_BATCHSUBMITREQUEST']._serialized_end=2252
-  _globals['_BATCHSUBMITRESPONSE']._serialized_start=2254
-  _globals['_BATCHSUBMITRESPONSE']._serialized_end=2322
-  _globals['_STREAMTRANSACTIONSREQUEST']._serialized_start=2324
-  _globals['_STREAMTRANSACTIONSREQUEST']._serialized_end=2389
-  _globals['_COMMITTEDTRANSACTION']._serialized_start=2391
-  _globals['_COMMITTEDTRANSACTION']._serialized_end=2507
-  _globals['_GETTRANSACTIONREQUEST']._serialized_start=2509
-  _globals['_GETTRANSACTIONREQUEST']._serialized_end=2547
-  _globals['_TRANSACTIONRECORD']._serialized_start=2550
-  _globals['_TRANSACTIONRECORD']._serialized_end=2807
+  _globals['_GETCOMPLIANCERULESREQUEST']._serialized_start=1210
+  _globals['_GETCOMPLIANCERULESREQUEST']._serialized_end=1237
+  _globals['_KYCATTESTATION']._serialized_start=1239
+  _globals['_KYCATTESTATION']._serialized_end=1290
+  _globals['_VALIDATORKEYROTATION']._serialized_start=1292
+  _globals['_VALIDATORKEYROTATION']._serialized_end=1418
+  _globals['_ADMINNOTE']._serialized_start=1420
+  _globals['_ADMINNOTE']._serialized_end=1480
+  _globals['_SIGNEDTRANSACTION']._serialized_start=1482
+  _globals['_SIGNEDTRANSACTION']._serialized_end=1601
+  _globals['_RECEIPT']._serialized_start=1604
+  _globals['_RECEIPT']._serialized_end=1796
+  _globals['_SUBMITREQUEST']._serialized_start=1798
+  _globals['_SUBMITREQUEST']._serialized_end=1911
+  _globals['_SUBMITRESPONSE']._serialized_start=1914
+  _globals['_SUBMITRESPONSE']._serialized_end=2118
+  _globals['_TRANSACTIONBATCH']._serialized_start=2120
+  _globals['_TRANSACTIONBATCH']._serialized_end=2160
+  _globals['_BATCHSUBMITREQUEST']._serialized_start=2162
+  _globals['_BATCHSUBMITREQUEST']._serialized_end=2281
+  _globals['_BATCHSUBMITRESPONSE']._serialized_start=2283
+  _globals['_BATCHSUBMITRESPONSE']._serialized_end=2351
+  _globals['_STREAMTRANSACTIONSREQUEST']._serialized_start=2353
+  _globals['_STREAMTRANSACTIONSREQUEST']._serialized_end=2418
+  _globals['_COMMITTEDTRANSACTION']._serialized_start=2420
+  _globals['_COMMITTEDTRANSACTION']._serialized_end=2536
+  _globals['_GETTRANSACTIONREQUEST']._serialized_start=2538
+  _globals['_GETTRANSACTIONREQUEST']._serialized_end=2576
+  _globals['_TRANSACTIONRECORD']._serialized_start=2579
+  _globals['_TRANSACTIONRECORD']._serialized_end=2836
 # @@protoc_insertion_point(module_scope)

@@ -130,6 +130,10 @@ class ComplianceRules(_message.Message):
     rules: _containers.RepeatedCompositeFieldContainer[ComplianceRule]
     def __init__(self, rules: _Optional[_Iterable[_Union[ComplianceRule, _Mapping]]] = ...) -> None: ...
 
+class GetComplianceRulesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class KycAttestation(_message.Message):
     __slots__ = ("account", "attested")
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import math
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aurigraph import telemetry
 from serve_apps.errors import ApiFailure
 from serve_apps.rest import models, routes, stream
+from serve_apps.rest.deps import admit_route
 from serve_apps.rest.media import render
 from serve_apps.service import GatewayService, RejectedFailure
 
@@ -33,8 +34,9 @@ def _failure_response(request: Request, e: ApiFailure):
 
 
 def create_app(service: GatewayService) -> FastAPI:
+    # Every route is admitted by its entry in serve_apps/auth.py (roles, open routes, allowlist).
     app = FastAPI(title="Aurigraph DLT gateway", version="11", docs_url="/api/docs",
-                  openapi_url="/api/openapi.json", redoc_url=None)
+                  openapi_url="/api/openapi.json", redoc_url=None, dependencies=[Depends(admit_route)])
     app.state.service = service
     app.include_router(routes.router)
     app.include_router(models.router)

@@ -16,21 +16,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from aurigraph.apikeys import Role
 from aurigraph.codec.names import to_json_dict
 from aurigraph.v1 import events_pb2
-from serve_apps.auth import presented_key
+from serve_apps.auth import presented_key, ws_route
 from serve_apps.errors import ApiFailure
 from serve_apps.events import Filter, SlowConsumer
+from serve_apps.rest.deps import client_of
 from serve_apps.rest.routes import _address
 
 router = APIRouter(prefix="/v11")
 SEND_TIMEOUT_S = 10.0
+# The stream is one-way. A few client frames (keep-alives) are ignored; a flood or a big frame is
+# closed with 1008, since each frame the client sends is work for Serve's proxy and this replica.
+CLIENT_FRAMES_PER_S = 1.0
+CLIENT_FRAME_BURST = 10
+MAX_CLIENT_FRAME_BYTES = 4096
 KIND_NAMES = {k.removeprefix("EVENT_KIND_").lower(): v for k, v in events_pb2.EventKind.items() if v}
 
 
@@ -56,8 +62,8 @@ async def stream_events(websocket: WebSocket, kinds: str | None = None, account:
     try:
         if format not in ("protobuf", "json"):
             raise ApiFailure("BAD_REQUEST", "format must be protobuf or json")
-        peer = websocket.client.host if websocket.client else "unknown"
-        await service.admit(presented_key(authorization, x_api_key or api_key), peer, Role.READER)
+        await service.admit(ws_route(websocket.scope["route"].path),
+                            presented_key(authorization, x_api_key or api_key), client_of(websocket, service))
         flt = Filter(parse_kinds(kinds), _address(account) if account else b"")
         start = None
         if from_height is not None:
@@ -99,20 +105,29 @@ async def stream_events(websocket: WebSocket, kinds: str | None = None, account:
     except (WebSocketDisconnect, StopAsyncIteration):
         pass
     finally:
+        if closed.done() and not closed.cancelled() and closed.result():
+            await _close(websocket, 1008, closed.result())
         closed.cancel()
         await events.aclose()
         service.hub.unsubscribe(sub)
 
 
-async def _until_closed(websocket: WebSocket) -> None:
-    """Reads (and ignores) client frames until the client goes away."""
+async def _until_closed(websocket: WebSocket) -> str | None:
+    """Reads (and ignores) client frames until the client goes away (None), or until it sends more
+    than the stream tolerates: then the reason to close it with."""
+    allowance, last = float(CLIENT_FRAME_BURST), time.monotonic()
     try:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
-                return
+                return None
+            now = time.monotonic()
+            allowance = min(CLIENT_FRAME_BURST, allowance + (now - last) * CLIENT_FRAMES_PER_S) - 1
+            last = now
+            if allowance < 0 or len(message.get("bytes") or message.get("text") or "") > MAX_CLIENT_FRAME_BYTES:
+                return "POLICY: the stream takes no messages from the client"
     except (WebSocketDisconnect, RuntimeError):
-        return
+        return None
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:

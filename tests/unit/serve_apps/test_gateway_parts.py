@@ -38,8 +38,8 @@ def test_without_a_keys_file_everything_is_open():
     assert ApiKeys.load(None).authenticate(None, Role.ADMIN).role is Role.ADMIN
 
 
-@pytest.mark.parametrize("content", ["not json", "{}", '{"keys": []}', '{"keys": [{"name": "a", "role": "god", '
-                                     '"sha256": "00"}]}', '{"keys": [{"name": "a", "role": "reader", "sha256": "00"}]}'])
+@pytest.mark.parametrize("content", ["not json", "{}", '{"keys": []}', ('{"keys": [{"name": "a", "role": "god", '
+                                     '"sha256": "00"}]}'), '{"keys": [{"name": "a", "role": "reader", "sha256": "00"}]}'])
 def test_bad_key_files_are_refused_with_the_reason(tmp_path, content):
     path = tmp_path / "keys.json"
     path.write_text(content)
@@ -60,7 +60,7 @@ def test_token_bucket_refills_at_the_rate_and_caps_at_the_burst():
 
 
 def test_every_error_code_maps_to_a_4xx_or_5xx_and_a_grpc_status():
-    for code, (http, status) in CODES.items():
+    for code, (_http, _status) in CODES.items():  # every value is an (HTTP, gRPC) pair
         e = ApiFailure(code, "x")
         assert 400 <= e.http_status < 600 and isinstance(e.grpc_status, grpc.StatusCode)
         assert e.to_proto().code == code
