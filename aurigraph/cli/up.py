@@ -79,6 +79,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hsm-module", type=Path, help="with --keystore pkcs11: the PKCS#11 module (.so)")
     p.add_argument("--hsm-token", help="with --keystore pkcs11: the token label")
     p.add_argument("--hsm-pin-file", type=Path, help="the HSM user PIN, if $AURIGRAPH_HSM_PIN is not set")
+    p.add_argument("--admin-key", type=Path,
+                   help="a chain admin's key file (node passphrase): signs the audit notes of membership changes "
+                        "and model promotions (default: the data dir's keys/admin.key)")
     p.add_argument("--run-for-s", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.set_defaults(func=cmd_up)
 
@@ -92,7 +95,8 @@ def settings_from_args(args: argparse.Namespace) -> NodeSettings:
                             anomaly_threshold=args.anomaly_threshold, anomaly_hold=args.anomaly_hold,
                             adapt_batching=not args.fixed_batching, adapt_ticks=not args.fixed_ticks,
                             keystore=args.keystore, hsm_module=args.hsm_module, hsm_token=args.hsm_token,
-                            hsm_pin_file=args.hsm_pin_file)
+                            hsm_pin_file=args.hsm_pin_file,
+                            admin_key=args.admin_key.resolve() if args.admin_key else None)
     except ValueError as e:
         raise CliError(str(e)) from None
 
