@@ -87,7 +87,7 @@ class Ingress:
     def _remember_rejections(self, response: bytes, total: int) -> None:
         reasons: dict[int, int] = {}
         for r in response_statuses(response):
-            if r.status == TxStatus.REJECTED and r.tx_id:
+            if r.status == TxStatus.REJECTED and r.tx_id and r.authenticated:  # (see SubmitResponse.authenticated)
                 self._rejected[r.tx_id] = r.SerializeToString()
                 self._rejected.move_to_end(r.tx_id)
             if r.status == TxStatus.REJECTED:

@@ -12,6 +12,8 @@ A presented key is hashed and compared against every stored digest in constant t
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 import hmac
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,6 +133,9 @@ class Principal:
 
 
 OPEN = Principal("anonymous", Role.ADMIN)  # when no keys are configured
+# Who the request being handled was admitted as (set by `GatewayService.admit`, in the request's
+# task): what the audit notes of administrative actions name.
+current_principal: ContextVar[Principal] = ContextVar("current_principal", default=OPEN)
 
 
 class ApiKeys:

@@ -32,6 +32,10 @@ log = logging.getLogger("aurigraph.gateway")
 FETCH_BLOCKS = 64
 FETCH_ANOMALIES = 1000
 HEALTH_EVERY_S = 1.0
+# A subscriber holds one of the gateway replica's 256 concurrent requests (`max_ongoing_requests`
+# in gateway.py) for as long as it stays; past this many, new ones are refused (4503 / UNAVAILABLE)
+# so that a flood of idle subscribers cannot leave REST and gRPC callers queued behind them.
+MAX_SUBSCRIBERS = 128
 
 
 class SlowConsumer(Exception):
@@ -130,6 +134,7 @@ class EventHub:
     fanout: object = None  # `Fanout` across gateway replicas, with Redis
     anomalies: object = None  # `ModelsService.anomalies`: the optimizer's flags become ANOMALY events
     _next_anomaly: int | None = None
+    max_subscribers: int = MAX_SUBSCRIBERS
 
     async def subscribe(self, flt: Filter, from_height: int | None) -> Subscription:
         if from_height is not None and from_height < 1:
@@ -142,6 +147,9 @@ class EventHub:
                 self._task = asyncio.get_running_loop().create_task(self._follow())
         # From here to `add`, no await: the follower cannot publish in between, so replay (below
         # `live_from`) and live delivery (from `live_from`) neither overlap nor leave a gap.
+        if len(self.subscribers) >= self.max_subscribers:
+            raise ApiFailure("UNAVAILABLE", f"{len(self.subscribers)} subscribers on this gateway replica, the most "
+                                            "it serves", retry_after_ms=1000)
         live_from = self._next_height
         start = live_from if from_height is None else from_height
         sub = Subscription(flt, live_from, self.queue_events, replay_from=min(start, live_from), start_height=start)
@@ -192,7 +200,8 @@ class EventHub:
             return
         items = []
         for raw, r in zip(wire, results):
-            if r.status == transaction_pb2.TRANSACTION_STATUS_REJECTED:
+            # Only the sender's own rejections: a forgery reusing a body must not look like one.
+            if r.status == transaction_pb2.TRANSACTION_STATUS_REJECTED and r.authenticated:
                 try:
                     accounts = _accounts(transaction_pb2.SignedTransaction.FromString(raw))
                 except Exception:  # undecodable input: no account to match, still an event

@@ -15,6 +15,7 @@ import ray
 from actors.supervisor import OPTIMIZER_NAME
 from aurigraph.ml.registry import MODEL_NAMES, UnknownVersion
 from aurigraph.v1 import models_pb2
+from serve_apps.auth import current_principal
 from serve_apps.errors import ApiFailure
 
 CALL_TIMEOUT_S = 10.0
@@ -51,17 +52,19 @@ class ModelsService:
         return models_pb2.ListModelsResponse.FromString(await self._call("models", name))
 
     async def retrain(self, request: models_pb2.RetrainRequest) -> models_pb2.RetrainResponse:
-        reply = await self._call("retrain", request.name, request.since_ms, request.promote,
-                                 timeout_s=RETRAIN_TIMEOUT_S)
+        reply = await self._call("retrain", request.name, request.since_ms, request.promote, 0,
+                                 current_principal.get().name, timeout_s=RETRAIN_TIMEOUT_S)
         return models_pb2.RetrainResponse.FromString(reply)
 
     async def promote(self, name: str, version: int) -> models_pb2.ModelChangeResponse:
         if version < 1:
             raise ApiFailure("BAD_REQUEST", "version must be 1 or more")
-        return models_pb2.ModelChangeResponse.FromString(await self._call("promote", name, version))
+        return models_pb2.ModelChangeResponse.FromString(
+            await self._call("promote", name, version, current_principal.get().name))
 
     async def rollback(self, name: str) -> models_pb2.ModelChangeResponse:
-        return models_pb2.ModelChangeResponse.FromString(await self._call("rollback", name))
+        return models_pb2.ModelChangeResponse.FromString(
+            await self._call("rollback", name, current_principal.get().name))
 
     async def anomalies(self, from_sequence: int, limit: int) -> models_pb2.ListAnomaliesResponse:
         if limit > MAX_ANOMALIES:

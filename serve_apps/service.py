@@ -13,7 +13,7 @@ import time
 from aurigraph.codec.names import reason_name, status_name
 from aurigraph.v1 import block_pb2, transaction_pb2
 from serve_apps.allowlist import SubmitAllowlist, client_address
-from serve_apps.auth import OPEN, SUBMISSION_ROUTES, ApiKeys, Principal, required_role
+from serve_apps.auth import OPEN, SUBMISSION_ROUTES, ApiKeys, Principal, current_principal, required_role
 from serve_apps.batching import MicroBatcher
 from serve_apps.cache import ReadCache
 from serve_apps.errors import ApiFailure
@@ -79,6 +79,7 @@ class GatewayService:
             self.metrics.rate_limited.inc()
             raise ApiFailure("RATE_LIMITED", f"rate limit of {self.settings.rate_limit_per_s:g} requests/s exceeded",
                              retry_after_ms=wait_ms)
+        current_principal.set(principal)
         return principal
 
     def wait_ms(self, requested_ms: int | None) -> int:

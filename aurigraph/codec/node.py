@@ -35,12 +35,14 @@ def checked_to_response(checked: Sequence[Checked]) -> bytes:
         else:
             r.tx_id, r.status = c.tx_id, transaction_pb2.TRANSACTION_STATUS_REJECTED
             r.reason, r.detail = reject_reason_to_proto(c.rejection.reason), c.rejection.detail
+            r.authenticated = c.rejection.authenticated
     return response.SerializeToString()
 
 
 def outcome_to_proto(o: TxOutcome) -> transaction_pb2.SubmitResponse:
     m = transaction_pb2.SubmitResponse(tx_id=o.tx_id, status=int(o.status), detail=o.detail,
-                                       retry_after_ms=o.retry_after_ms, reason=reject_reason_to_proto(o.reason))
+                                       retry_after_ms=o.retry_after_ms, reason=reject_reason_to_proto(o.reason),
+                                       authenticated=o.status is TxStatus.REJECTED)  # (validated before ordering)
     if o.receipt is not None:
         m.receipt.CopyFrom(receipt_to_proto(o.receipt))
     return m
@@ -66,6 +68,7 @@ def hold_verdicts(verdicts: list[transaction_pb2.SubmitResponse], wire: Sequence
     for verdict, raw in zip(verdicts, wire):
         if verdict.status == TxStatus.PENDING and decode_signed(raw).body.sender in held:
             verdict.status = int(TxStatus.REJECTED)
+            verdict.authenticated = True  # it passed validation
             verdict.reason = reject_reason_to_proto(Rejection.HELD_FOR_REVIEW)
             verdict.detail = "sender held for review: the anomaly detector flagged it (aurigraph models release)"
 

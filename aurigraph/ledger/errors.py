@@ -37,6 +37,9 @@ class TxRejected(ValueError):
         super().__init__(f"{reason.label}: {detail}")
         self.reason = reason
         self.detail = detail
+        # Set by `StatelessValidator`: the transaction is signed by its sender's key, so this refusal
+        # is about the sender's own transaction (not a forgery that reuses its body).
+        self.authenticated = False
 
 
 class InvalidBlock(ValueError):

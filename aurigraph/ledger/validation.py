@@ -20,6 +20,9 @@ from aurigraph.ledger.governance import ADMIN_ACTIONS
 from aurigraph.ledger.transaction import SignedTx
 
 Verdict = TxRejected | None  # None: passed
+# Refusals that say the signature cannot be the sender's (a key or signature of the wrong size, a key
+# that does not derive the sender): such a transaction is never attributed to its sender.
+_UNATTRIBUTABLE = frozenset({Rejection.MALFORMED, Rejection.SENDER_MISMATCH})
 
 
 @dataclass(frozen=True)
@@ -58,13 +61,19 @@ class StatelessValidator:
         return None
 
     def validate_batch(self, txs: Sequence[SignedTx]) -> list[Verdict]:
-        """One verdict per transaction, in order; signatures verified in a single batch."""
+        """One verdict per transaction, in order; signatures verified in a single batch.
+
+        A refused transaction's signature is verified too, when its sender's key signed it can be
+        told at all: its rejection is then `authenticated` (the sender's own transaction), which is
+        what may be remembered and published under its id."""
         now_ms = self.now_ms()
         verdicts = [self.precheck(tx, now_ms) for tx in txs]
-        to_verify = [i for i, v in enumerate(verdicts) if v is None]
+        to_verify = [i for i, v in enumerate(verdicts) if v is None or v.reason not in _UNATTRIBUTABLE]
         valid = verify_batch([txs[i].verify_item() for i in to_verify])
         for i, ok in zip(to_verify, valid):
-            if not ok:
+            if verdicts[i] is not None:
+                verdicts[i].authenticated = ok
+            elif not ok:
                 verdicts[i] = TxRejected(Rejection.BAD_SIGNATURE, "signature does not verify over the body bytes")
         return verdicts
 

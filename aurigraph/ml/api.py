@@ -15,6 +15,9 @@ Every call goes to the node's optimizer actor; answers are plain dicts (the prot
 
 from __future__ import annotations
 
+import getpass
+import socket
+
 from pathlib import Path
 
 from aurigraph.codec.models import decode_json
@@ -73,6 +76,11 @@ def _call(method: str, *args, timeout_s: float = CALL_TIMEOUT_S):
         raise OptimizerUnavailable(f"the optimizer is not available: {e}") from None
 
 
+def _principal() -> str:
+    """Who the audit note of a model change names when it comes through this API (no API key)."""
+    return f"aurigraph.ml ({getpass.getuser()}@{socket.gethostname()})"
+
+
 def status() -> dict:
     """Serving versions, fallbacks, knobs in force, inference cost, counts."""
     return _call("status")
@@ -85,15 +93,16 @@ def list_models(name: str = "") -> list[dict]:
 def retrain(name: str, since_ms: int = 0, promote: bool = False, seed: int = 0) -> dict:
     """Train a candidate on the node's features from `since_ms`, compare it with the serving
     version on the same holdout, register it, and serve it if better (or if `promote`)."""
-    return decode_json("retrain", _call("retrain", name, since_ms, promote, seed, timeout_s=RETRAIN_TIMEOUT_S))
+    return decode_json("retrain", _call("retrain", name, since_ms, promote, seed, _principal(),
+                                        timeout_s=RETRAIN_TIMEOUT_S))
 
 
 def promote(name: str, version: int) -> dict:
-    return decode_json("change", _call("promote", name, version))["serving"]
+    return decode_json("change", _call("promote", name, version, _principal()))["serving"]
 
 
 def rollback(name: str) -> dict:
-    return decode_json("change", _call("rollback", name))["serving"]
+    return decode_json("change", _call("rollback", name, _principal()))["serving"]
 
 
 def anomalies(from_sequence: int = 1, limit: int = 0) -> dict:

@@ -205,20 +205,22 @@ class SubmitRequest(_message.Message):
     def __init__(self, transaction: _Optional[_Union[SignedTransaction, _Mapping]] = ..., wait_committed: _Optional[bool] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
 
 class SubmitResponse(_message.Message):
-    __slots__ = ("tx_id", "status", "reason", "detail", "receipt", "retry_after_ms")
+    __slots__ = ("tx_id", "status", "reason", "detail", "receipt", "retry_after_ms", "authenticated")
     TX_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     RECEIPT_FIELD_NUMBER: _ClassVar[int]
     RETRY_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
+    AUTHENTICATED_FIELD_NUMBER: _ClassVar[int]
     tx_id: bytes
     status: TransactionStatus
     reason: _common_pb2.RejectReason
     detail: str
     receipt: Receipt
     retry_after_ms: int
-    def __init__(self, tx_id: _Optional[bytes] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., reason: _Optional[_Union[_common_pb2.RejectReason, str]] = ..., detail: _Optional[str] = ..., receipt: _Optional[_Union[Receipt, _Mapping]] = ..., retry_after_ms: _Optional[int] = ...) -> None: ...
+    authenticated: bool
+    def __init__(self, tx_id: _Optional[bytes] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., reason: _Optional[_Union[_common_pb2.RejectReason, str]] = ..., detail: _Optional[str] = ..., receipt: _Optional[_Union[Receipt, _Mapping]] = ..., retry_after_ms: _Optional[int] = ..., authenticated: _Optional[bool] = ...) -> None: ...
 
 class TransactionBatch(_message.Message):
     __slots__ = ("transactions",)

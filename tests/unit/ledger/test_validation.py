@@ -79,3 +79,22 @@ def test_batch_keeps_order_and_isolates_failures(validator, keypairs):
 def test_validate_raises_the_verdict(validator, keypairs):
     with pytest.raises(TxRejected, match="wrong_chain"):
         validator.validate(make(keypairs[Scheme.ED25519], chain_id="x"))
+
+
+def test_only_the_senders_own_refusals_are_authenticated(validator):
+    """A refusal is `authenticated` only when the sender's key signed the transaction: anyone can
+    resubmit a body with a bad signature, and that must not be taken for the sender's own refusal."""
+    owner, thief = generate_keypair(), generate_keypair()
+    wrong_chain = make(owner, chain_id="another-chain")  # signed by the sender: its own mistake
+    real = make(owner, fee=1)  # below the minimum fee, signed by the sender
+    forged = replace(real, signature=sign(thief, signing_message(real.body_bytes)))  # same body, same id
+    stolen = replace(real, public_key=thief.public_key, signature=sign(thief, signing_message(real.body_bytes)))
+    verdicts = validator.validate_batch([wrong_chain, real, forged, stolen])
+    assert [(v.reason, v.authenticated) for v in verdicts] == [
+        (Rejection.WRONG_CHAIN, True),
+        (Rejection.FEE_TOO_LOW, True),
+        (Rejection.FEE_TOO_LOW, False),  # the precheck fails first; the signature is not the sender's
+        (Rejection.SENDER_MISMATCH, False),
+    ]
+    bad_signature = validator.validate_batch([replace(make(owner), signature=bytes(64))])[0]
+    assert (bad_signature.reason, bad_signature.authenticated) == (Rejection.BAD_SIGNATURE, False)
