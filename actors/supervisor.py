@@ -28,10 +28,10 @@ from aurigraph import telemetry
 from aurigraph.codec.genesis import genesis_from_json
 from aurigraph.codec.node import decode_account, encode_batch, response_statuses
 from aurigraph.consensus import ConfChangeType
-from aurigraph.node.backup import finish, prepare, summary
-from aurigraph.node.config import NodeSettings
 from aurigraph.keystore import KeyFileError, load_keypair
 from aurigraph.ledger import Rejection
+from aurigraph.node.backup import finish, prepare, summary
+from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir
 from aurigraph.node.notary import Notary, NotRecorded
 from aurigraph.node.replica import TxStatus

@@ -12,9 +12,8 @@ A presented key is hashed and compared against every stored digest in constant t
 
 from __future__ import annotations
 
-from contextvars import ContextVar
-
 import hmac
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -47,7 +47,7 @@ class MicroBatcher:
     async def _run(self, items: list, futures: list[asyncio.Future]) -> None:
         try:
             results = await self._flush(items)
-        except BaseException as e:  # every caller of this batch sees the failure
+        except BaseException as e:  # noqa: BLE001 - every caller of this batch sees the failure, cancellation too
             for f in futures:
                 if not f.done():
                     f.set_exception(e)

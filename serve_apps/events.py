@@ -23,6 +23,8 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
+from google.protobuf.message import DecodeError
+
 from aurigraph.codec import decode_body
 from aurigraph.ledger import Transfer
 from aurigraph.v1 import block_pb2, events_pb2, transaction_pb2
@@ -204,7 +206,7 @@ class EventHub:
             if r.status == transaction_pb2.TRANSACTION_STATUS_REJECTED and r.authenticated:
                 try:
                     accounts = _accounts(transaction_pb2.SignedTransaction.FromString(raw))
-                except Exception:  # undecodable input: no account to match, still an event
+                except DecodeError:  # undecodable input: no account to match, still an event
                     accounts = ()
                 event = events_pb2.Event(timestamp_ms=_now_ms(), transaction_rejected=events_pb2.TransactionRejected(
                     tx_id=r.tx_id, reason=r.reason, detail=r.detail))

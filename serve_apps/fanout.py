@@ -17,6 +17,8 @@ import logging
 import uuid
 from collections.abc import Callable
 
+from google.protobuf.message import DecodeError
+
 from aurigraph.v1 import events_pb2
 from serve_apps.redis_link import RETRY_S, RedisLink
 
@@ -70,7 +72,7 @@ class Fanout:
                         self._handle(message["data"])
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # Redis went away: degrade, subscribe again when it is back
+            except Exception as e:  # noqa: BLE001 - Redis went away (any client error): degrade, subscribe again
                 self.link.failed(e, "event fan-out")
             finally:
                 with contextlib.suppress(Exception):  # closing a dead connection may fail too
@@ -79,7 +81,7 @@ class Fanout:
     def _handle(self, data: bytes) -> None:
         try:
             m = events_pb2.FanoutEvent.FromString(data)
-        except Exception:
+        except DecodeError:
             log.warning("event fan-out: ignoring a message that is not a FanoutEvent")
             return
         if m.origin != self.origin:

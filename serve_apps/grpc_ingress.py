@@ -57,7 +57,7 @@ def _lenient(handler):
     def deserialize(data: bytes):
         try:
             return parse(data)
-        except Exception as e:  # any parse failure of client bytes
+        except Exception as e:  # noqa: BLE001 - any parse failure of client bytes is a malformed request
             return MalformedRequest(getattr(name, "__name__", "request"), f"{type(e).__name__}: {e}"[:300])
     return handler._replace(request_deserializer=deserialize)
 

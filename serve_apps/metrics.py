@@ -45,7 +45,7 @@ class _NodeCollector:
         halted = GaugeMetricFamily("aurigraph_replica_halted", "1 once a state mismatch halted the replica",
                                    labels=["replica"])
         for name, health in s["health"].items():
-            ok = isinstance(health, dict) and "error" not in health or health is True
+            ok = (isinstance(health, dict) and "error" not in health) or health is True
             up.add_metric([name], 1.0 if ok else 0.0)
             if name.startswith("replica-") and isinstance(health, dict) and "error" not in health:
                 pending.add_metric([name], health.get("pending", 0))

@@ -36,7 +36,7 @@ RETRY_AFTER_MS = 500
 async def _call(ref, timeout_s: float = CALL_TIMEOUT_S):
     try:
         return await asyncio.wait_for(ref, timeout_s)
-    except (ray.exceptions.RayError, asyncio.TimeoutError) as e:  # down, restarting, halted, slow
+    except (TimeoutError, ray.exceptions.RayError) as e:  # down, restarting, halted, slow
         raise ApiFailure("UNAVAILABLE", f"node actor did not answer ({type(e).__name__})",
                          retry_after_ms=RETRY_AFTER_MS) from None
 

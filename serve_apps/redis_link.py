@@ -43,7 +43,7 @@ class RedisLink:
             self._retry_at = time.monotonic() + RETRY_S
         try:
             result = await call(self.client)
-        except Exception as e:  # any Redis failure: degrade, retry after the pause
+        except Exception as e:  # noqa: BLE001 - any Redis failure: degrade, retry after the pause
             self.failed(e, what)
             return False, None
         self.succeeded()

@@ -9,6 +9,7 @@ the supervisor, waits for a leader, starts the gateway (REST + WebSocket on --ht
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import threading
@@ -152,7 +153,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     print("starting the gateway …", flush=True)
     try:
         start_gateway(gateway)
-    except Exception as e:  # e.g. a port in use: say so, and leave nothing running
+    except Exception as e:  # noqa: BLE001 - e.g. a port in use: say so in one line, leave nothing running
         stop_gateway()
         node.stop()
         raise CliError(f"the gateway did not start: {e}") from None
@@ -168,10 +169,8 @@ def cmd_up(args: argparse.Namespace) -> int:
           f"--data-dir {settings.data_dir})", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stop.wait(args.run_for_s)
-    except KeyboardInterrupt:
-        pass
     print("stopping …", flush=True)
     stop_gateway()
     node.stop()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import getpass
 import socket
-
 from pathlib import Path
 
 from aurigraph.codec.models import decode_json

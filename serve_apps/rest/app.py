@@ -70,7 +70,7 @@ def create_app(service: GatewayService) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def on_bug(request: Request, e: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=e)
         return _failure_response(request, ApiFailure("INTERNAL", f"internal error ({type(e).__name__})"))
 
     return app

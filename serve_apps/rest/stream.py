@@ -15,6 +15,7 @@ key, 4429 rate limit, 4503 node unavailable) with the reason as close reason; 10
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import Annotated
@@ -132,7 +133,5 @@ async def _until_closed(websocket: WebSocket) -> str | None:
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
     if websocket.application_state != WebSocketState.DISCONNECTED:
-        try:
+        with contextlib.suppress(RuntimeError):  # closed meanwhile
             await websocket.close(code=code, reason=reason[:120])
-        except RuntimeError:
-            pass
