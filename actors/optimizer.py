@@ -279,7 +279,8 @@ class Optimizer:
         return encode_change(chosen)
 
     async def rollback(self, name: str, principal: str = "") -> bytes:
-        await self._record(f"roll the {check_name(name)} model back to the version served before", principal)
+        target = self.registry.rollback_target(check_name(name))  # refusals before anything is recorded
+        await self._record(f"roll the {name} model back to v{target.version}", principal)
         chosen = self.registry.rollback(name)
         self._swap(name)
         return encode_change(chosen)

@@ -10,7 +10,7 @@ from aurigraph.codec.transactions import (
     reject_reason_to_proto,
     signed_to_proto,
 )
-from aurigraph.ledger import Rejection
+from aurigraph.ledger import ADMIN_ACTIONS, Rejection
 from aurigraph.node.ingest import Checked
 from aurigraph.node.replica import TxOutcome, TxStatus
 from aurigraph.storage.archive import ArchivedTx
@@ -66,7 +66,10 @@ def hold_verdicts(verdicts: list[transaction_pb2.SubmitResponse], wire: Sequence
     """Turn the passed verdicts of transactions from a `held` sender into REJECTED
     (HELD_FOR_REVIEW), in place: the optimizer's hold policy, applied before ordering."""
     for verdict, raw in zip(verdicts, wire):
-        if verdict.status == TxStatus.PENDING and decode_signed(raw).body.sender in held:
+        body = decode_signed(raw).body if verdict.status == TxStatus.PENDING else None
+        # (Administrative actions are never held: the hold policy is about moving value, and holding
+        # an admin would stop governance and the audit notes of every administrative action.)
+        if body is not None and body.sender in held and not isinstance(body.kind, ADMIN_ACTIONS):
             verdict.status = int(TxStatus.REJECTED)
             verdict.authenticated = True  # it passed validation
             verdict.reason = reject_reason_to_proto(Rejection.HELD_FOR_REVIEW)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aurigraph.ledger import Block, SignedTx, Transfer
+from aurigraph.ledger import Block, DataWrite, SignedTx, Transfer
 
 # Columns of `TxFeatureExtractor.extract`, in order. Counts and magnitudes are log1p-scaled so the
 # anomaly model sees ranges of a few units whatever the traffic; flags are 0.0 / 1.0.
@@ -69,6 +69,8 @@ def _content_digest(tx: SignedTx) -> bytes:
     h = hashlib.blake2b(digest_size=16)
     if isinstance(kind, Transfer):
         h.update(b"t" + kind.recipient + kind.amount.to_bytes(8, "big"))
+    elif not isinstance(kind, DataWrite):  # an administrative action: what it says
+        h.update(b"a" + repr(kind).encode())
     else:
         value = kind.value
         raw = value if isinstance(value, bytes) else value.nonce + value.ciphertext
@@ -142,7 +144,7 @@ class TxFeatureExtractor:
             if len(state.recipients) > MAX_RECIPIENTS_PER_SENDER:
                 state.recipients.popitem(last=False)
             row[_COLUMN["log_amount"]] = math.log1p(body.kind.amount)
-        else:
+        else:  # a data write (or an administrative action, which moves no value either)
             row[_COLUMN["is_data"]] = 1.0
 
         content = _content_digest(tx)

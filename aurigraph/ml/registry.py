@@ -137,14 +137,19 @@ class ModelRegistry:
             self._set_history(name, [*history, version])
         return chosen
 
-    def rollback(self, name: str) -> ModelVersion:
-        """Serve the version that served before the current one."""
+    def rollback_target(self, name: str) -> ModelVersion:
+        """The version a rollback would serve (ValueError if none)."""
         history = self._history(name)
         if len(history) < 2:
             raise ValueError(f"{name}: nothing to roll back to (serving history: {history or 'empty'})")
-        self.load(name, history[-2])
-        self._set_history(name, history[:-1])
         return self.version(name, history[-2])
+
+    def rollback(self, name: str) -> ModelVersion:
+        """Serve the version that served before the current one."""
+        target = self.rollback_target(name)
+        self.load(name, target.version)
+        self._set_history(name, self._history(name)[:-1])
+        return target
 
     def load(self, name: str, version: int | None = None) -> tuple[ModelVersion, DenseNet]:
         """The serving version (or `version`) and its decoded model; `ModelUnavailable` if there is

@@ -176,6 +176,18 @@ def test_admins_promote_the_serving_version_and_grpc_maps_refusals(optimizer):
                 call(request, metadata=metadata, timeout=30)
             assert caught.value.code() == status, (request, caught.value.details())
 
+    # Each promotion was committed to the chain first, signed by the chain's admin key and naming the
+    # API key that asked; the refused ones (unknown version, nothing to roll back to) were not.
+    with http(stack, keys[Role.READER]) as h:
+        head = h.get("/v11/blocks/latest").json()["block"]["header"]["height"]
+        export = h.get("/v11/audit/export", params={"from": 1, "to": head}).text
+    notes = [r["transaction"]["body"]["admin"]["note"] for r in map(json.loads, export.splitlines())
+             if "note" in r.get("transaction", {}).get("body", {}).get("admin", {})]
+    assert [(n["kind"], n["detail"], n["principal"]) for n in notes] == [
+        ("model_promotion", "serve the anomaly model v1", "admin"),
+        ("model_promotion", "serve the load model v1", "admin"),
+    ]
+
 
 def test_a_flagged_transaction_is_an_event_in_the_audit_log_and_the_cli(optimizer, sender):
     stack, keys = optimizer

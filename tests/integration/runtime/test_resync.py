@@ -12,6 +12,7 @@ from actors.client import NodeClient
 from actors.launcher import start_node
 from aurigraph.codec.blocks import index_block_record
 from aurigraph.keystore import load_keypair
+from aurigraph.ledger import AdminNote
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir, prepare
 from tests.integration.runtime.conftest import chain_of, replica, wait_until
@@ -53,7 +54,12 @@ def test_a_wiped_replica_is_resynced_by_snapshot_and_follows_the_chain_again(tmp
             wait_until(converged, timeout_s=90, what=f"replica {victim} to follow the chain")
             assert ray.get(replica(victim).get_block.remote(1)) is None, "caught up by snapshot, not by replay"
         keeper = next(i for i in (1, 2, 3) if i not in victims)  # the same head as the resynced ones, and
-        ids = {t.tx_id for b in chain_of(keeper) for t in b.transactions}  # every block from height 1
+        chain = chain_of(keeper)  # every block from height 1
+        ids = {t.tx_id for b in chain for t in b.transactions}
         assert client.acknowledged <= ids, "nothing acknowledged is missing"
+        # Each resync was recorded on chain first, signed by the chain's admin key (audit trail).
+        notes = [t for b in chain for t in b.transactions if isinstance(t.body.kind, AdminNote)]
+        assert [(n.body.kind.kind, n.body.sender) for n in notes] == [("membership", genesis.admins[0])] * 2
+        assert [f"resync replica {v}:" in n.body.kind.detail for n, v in zip(notes, victims)] == [True, True]
     finally:
         node.stop()

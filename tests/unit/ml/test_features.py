@@ -10,7 +10,7 @@ import pytest
 
 from aurigraph.codec import sign_transaction
 from aurigraph.crypto import generate_keypair
-from aurigraph.ledger import Block, BlockHeader, DataWrite, Transfer, TxBody
+from aurigraph.ledger import AdminNote, Block, BlockHeader, DataWrite, Transfer, TxBody
 from aurigraph.ml import features
 from aurigraph.ml.features import TX_FEATURES, WINDOW_FEATURES, TxFeatureExtractor, WindowAggregator
 
@@ -153,3 +153,15 @@ def test_first_close_without_events_starts_the_clock():
     agg = WindowAggregator(window_ms=1000)
     assert agg.close(1500) == []
     assert [r.start_ms for r in agg.close(3000)] == [1000, 2000]
+
+
+def test_administrative_actions_are_featurized_like_other_non_transfers(senders):
+    """The optimizer sees every committed transaction, audit notes included (a bug once stopped its
+    rounds at the first one)."""
+    a = senders[0]
+    note = sign_transaction(TxBody("aurigraph-test", a.address, 0, 1, 1_000, AdminNote("membership", "x")), a)
+    again = sign_transaction(TxBody("aurigraph-test", a.address, 1, 1, 1_000, AdminNote("membership", "x")), a)
+    other = sign_transaction(TxBody("aurigraph-test", a.address, 2, 1, 1_000, AdminNote("membership", "y")), a)
+    X = TxFeatureExtractor(window_ms=1000).extract([note, again, other], [0, 10, 20])
+    assert _column(X, "is_data") == [1.0, 1.0, 1.0] and _column(X, "log_amount") == [0.0, 0.0, 0.0]
+    assert _column(X, "repeat_body_window") == _log1p(0, 1, 0)
