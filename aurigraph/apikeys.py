@@ -21,7 +21,7 @@ class Role(enum.IntEnum):
 
     READER = 1  # queries, the event stream
     SUBMITTER = 2  # + submitting transactions, crypto helpers
-    ADMIN = 3  # + membership changes
+    ADMIN = 3  # + model retrain / promote / rollback, membership (serve_apps.auth.ROUTE_ROLES)
 
     @classmethod
     def parse(cls, text: str) -> Role:

@@ -37,7 +37,7 @@ import argparse
 import tomllib
 from pathlib import Path
 
-from aurigraph.cli.common import CliError, add_passphrase_args, read_passphrase
+from aurigraph.cli.common import CliError, add_passphrase_args, read_passphrase, settings_error
 from aurigraph.cli.remote import _out, add_remote_args, connect
 from aurigraph.codec.governance import rules_from_proto
 from aurigraph.codec.names import reason_name, status_name
@@ -206,7 +206,9 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
                                f"create the new one first (`aurigraph keys node-new --validator {args.validator}`)")
             new = signers[-1].unlock()
             proof = new.sign(rotation_message(genesis.chain_id, args.validator, new.public_key))
-    except (KeystoreError, ValueError) as e:
+    except KeystoreError as e:
         raise CliError(str(e)) from None
+    except ValueError as e:  # the keystore settings
+        raise settings_error(e) from None
     print(f"rotating validator {args.validator} to {address_to_text(new.address)} ({new.scheme.label})", flush=True)
     return _submit(args, RotateKey(args.validator, new.scheme, new.public_key, proof))

@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from aurigraph.client.errors import ApiError
 from aurigraph.crypto import CryptoError
 from aurigraph.crypto.passphrase import DEFAULT_MEMLIMIT, DEFAULT_OPSLIMIT
@@ -32,6 +34,14 @@ KDF_PROFILES = {
 
 class CliError(Exception):
     """A usage problem the user can fix; printed as `error: …`."""
+
+
+def settings_error(e: ValueError) -> CliError:
+    """A settings object's validation error as one line: each problem with the field it is about."""
+    if isinstance(e, ValidationError):
+        return CliError("; ".join(f"{'.'.join(map(str, err['loc'])) or 'settings'}: "
+                                  f"{err['msg'].removeprefix('Value error, ')}" for err in e.errors()))
+    return CliError(str(e))
 
 
 def add_passphrase_args(p: argparse.ArgumentParser) -> None:

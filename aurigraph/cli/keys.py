@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from aurigraph.cli.common import KDF_PROFILES, CliError, add_passphrase_args, emit, read_passphrase
+from aurigraph.cli.common import (
+    KDF_PROFILES,
+    CliError,
+    add_passphrase_args,
+    emit,
+    read_passphrase,
+    settings_error,
+)
 from aurigraph.crypto import Scheme, address_to_text, generate_keypair
 from aurigraph.crypto.kem import generate_kem_keypair, kem_key_id
 from aurigraph.kemkeys import is_kem_key_file
@@ -112,8 +117,8 @@ def _open_node_keystore(args: argparse.Namespace) -> NodeKeystore:
     try:
         settings = NodeSettings(data_dir=args.data_dir, keystore=args.keystore, hsm_module=args.hsm_module,
                                 hsm_token=args.hsm_token, hsm_pin_file=args.hsm_pin_file)
-    except ValidationError as e:
-        raise CliError("; ".join(error["msg"] for error in e.errors())) from None
+    except ValueError as e:
+        raise settings_error(e) from None
     try:
         return open_node_keystore(settings, DataDir(args.data_dir))
     except KeystoreError as e:

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 
 from aurigraph.apikeys import load_key_file
-from aurigraph.cli.common import CliError
+from aurigraph.cli.common import CliError, settings_error
 from aurigraph.keystore import KeystoreError, open_node_keystore
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir, check_node_keys, prepare
@@ -99,7 +99,7 @@ def settings_from_args(args: argparse.Namespace) -> NodeSettings:
                             hsm_pin_file=args.hsm_pin_file,
                             admin_key=args.admin_key.resolve() if args.admin_key else None)
     except ValueError as e:
-        raise CliError(str(e)) from None
+        raise settings_error(e) from None
 
 
 def gateway_settings_from_args(args: argparse.Namespace, data: DataDir) -> GatewaySettings:
@@ -117,7 +117,7 @@ def gateway_settings_from_args(args: argparse.Namespace, data: DataDir) -> Gatew
                                                                      if args.allow_submit_file else []),
                                trusted_proxies=args.trusted_proxy)
     except ValueError as e:
-        raise CliError(str(e)) from None
+        raise settings_error(e) from None
 
 
 def cmd_up(args: argparse.Namespace) -> int:

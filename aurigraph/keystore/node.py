@@ -157,7 +157,7 @@ class FileKeystore(NodeKeystore):
 
 
 def read_hsm_pin(pin_file: Path | None) -> str:
-    """The HSM user PIN: $AURIGRAPH_HSM_PIN, else the first line of `pin_file`. Never an argument
+    """The HSM user PIN: $AURIGRAPH_HSM_PIN, else the content of `pin_file` (whitespace stripped). Never an argument
     or a setting, so it stays out of `ps`, shell history and the settings JSON."""
     if os.environ.get(HSM_PIN_ENV):
         return os.environ[HSM_PIN_ENV]

@@ -39,7 +39,7 @@ from aurigraph.keystore import (
 )
 from aurigraph.ledger import ChainParams, Genesis, Validator
 
-PASSPHRASE_ENV = "AURIGRAPH_NODE_PASSPHRASE"  # nosec B105  # the name of an environment variable  # nosec B105 - the name of an environment variable
+PASSPHRASE_ENV = "AURIGRAPH_NODE_PASSPHRASE"  # nosec B105  # the name of an environment variable
 FAUCET_SUPPLY = 10**15
 ADMIN_FUNDS = 10**9  # fees for administrative actions
 
@@ -178,9 +178,11 @@ def prepare(data_dir: DataDir, chain_id: str, replicas: int, log=print,
 
 
 def check_node_keys(keystore: NodeKeystore, genesis: Genesis) -> None:
-    """Raise `KeyNotFound` unless `keystore` holds the key of every validator of `genesis` (public
-    parts only: nothing is decrypted), so a node that cannot sign says so before it starts."""
+    """Raise `KeyNotFound` unless `keystore` holds a key of every validator of `genesis` (public parts
+    only: nothing is decrypted), so a node that cannot sign says so before it starts. Which key is
+    current depends on the key rotations on chain: each replica picks it, and refuses to start
+    without it (`aurigraph.node.replica`)."""
     for validator in genesis.validators:
-        if not any(s.address == validator.address for s in keystore.signers(validator.id)):
+        if not keystore.signers(validator.id):
             raise KeyNotFound(f"{keystore.describe()} holds no key of validator {validator.id} of this "
                               f"genesis (keys are made with the chain, or by `aurigraph keys node-new`)")
