@@ -34,6 +34,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     k.add_argument("--json", action="store_true", help="print the JSON result instead of a table")
     k.set_defaults(func=cmd_consensus)
 
+    s = b_sub.add_parser("security", help="compliance rules in the state machine vs none; hybrid block signing "
+                         "with the Ed25519 half in SoftHSM2 vs in memory")
+    s.add_argument("--txs", type=int, default=10_000, help="transfers in the block applied with and without rules")
+    s.add_argument("--signatures", type=int, default=200, help="hybrid signatures per round and signer")
+    s.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median of per-round ratios)")
+    s.add_argument("--out-dir", type=Path, default=DEFAULT_RESULTS_DIR)
+    s.add_argument("--json", action="store_true", help="print the JSON result instead of a table")
+    s.set_defaults(func=cmd_security)
+
     x = b_sub.add_parser("index", help="PostgreSQL indexer rows/s vs a raw COPY of the same rows")
     x.add_argument("--postgres-dsn", default=os.environ.get("AURIGRAPH_POSTGRES_DSN",
                                                           "postgresql://postgres@127.0.0.1:5432/test"),
@@ -117,6 +126,18 @@ def cmd_crypto(args: argparse.Namespace) -> int:
     result = crypto.run(args.batch, args.rounds, lambda msg: print(msg, file=sys.stderr, flush=True))
     path = write_result("crypto", result, args.out_dir)
     print(json.dumps(result, indent=2) if args.json else crypto.format_table(result))
+    print(f"result written to {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_security(args: argparse.Namespace) -> int:
+    if min(args.txs, args.signatures, args.rounds) < 1:
+        raise CliError("--txs, --signatures and --rounds must be >= 1")
+    from aurigraph.bench import security
+
+    result = security.run(args.txs, args.signatures, args.rounds, lambda msg: print(msg, file=sys.stderr, flush=True))
+    path = write_result("security", result, args.out_dir)
+    print(json.dumps(result, indent=2) if args.json else security.format_table(result))
     print(f"result written to {path}", file=sys.stderr)
     return 0
 

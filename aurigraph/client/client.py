@@ -27,7 +27,15 @@ from aurigraph.client.grpc import GrpcTransport
 from aurigraph.client.rest import RestTransport
 from aurigraph.codec import decode_signed, encode_signed, sign_transaction, signed_from_proto
 from aurigraph.crypto import KemKeyPair, KeyPair
-from aurigraph.ledger import DataWrite, SignedTx, Transfer, TxBody, open_data_write, seal_data_write
+from aurigraph.ledger import (
+    AdminAction,
+    DataWrite,
+    SignedTx,
+    Transfer,
+    TxBody,
+    open_data_write,
+    seal_data_write,
+)
 from aurigraph.v1 import transaction_pb2
 
 FINAL = {transaction_pb2.TRANSACTION_STATUS_COMMITTED, transaction_pb2.TRANSACTION_STATUS_REJECTED}
@@ -69,8 +77,11 @@ class AsyncClient:
     async def next_nonce(self, address: bytes) -> int:
         return (await self.transport.account(address)).nonce
 
-    async def sign(self, key: KeyPair, kind: Transfer | DataWrite, *, fee: int = 1, nonce: int | None = None) -> SignedTx:
-        """A signed transaction from `key`'s account; the nonce is read from the node if not given."""
+    async def sign(self, key: KeyPair, kind: Transfer | DataWrite | AdminAction, *, fee: int = 1,
+                   nonce: int | None = None) -> SignedTx:
+        """A signed transaction from `key`'s account; the nonce is read from the node if not given.
+        `kind` may be an administrative action (`aurigraph.ledger.SetRules`, `SetKyc`, `RotateKey`,
+        `AdminNote`) when `key` is a chain admin's (`docs/governance.md`)."""
         if nonce is None:
             nonce = await self.next_nonce(key.address)
         body = TxBody(await self.chain_id(), key.address, nonce, fee, time.time_ns() // 1_000_000, kind)

@@ -3,6 +3,7 @@ starts it (a subprocess on free ports, `aurigraph.bench.stack`), for tests that 
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,13 @@ import pytest
 from aurigraph.bench.stack import EXE, Stack, spawn_up
 
 ROOT = Path(__file__).resolve().parents[2]
-__all__ = ["EXE", "ROOT", "Stack", "start_stack"]
+__all__ = ["EXE", "ROOT", "Stack", "cli", "start_stack"]
+
+
+def cli(*args, timeout: int = 180, text: bool = True) -> subprocess.CompletedProcess:
+    """`aurigraph *args` as a user runs it (a subprocess from the repository root)."""
+    return subprocess.run([EXE, *[str(a) for a in args]], cwd=ROOT, capture_output=True, text=text,
+                          timeout=timeout, check=False)
 
 
 def start_stack(data_dir: Path, *extra: str) -> Stack:

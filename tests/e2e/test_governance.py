@@ -17,14 +17,9 @@ from aurigraph.codec import sign_transaction
 from aurigraph.crypto import address_to_text, generate_keypair
 from aurigraph.ledger import SetKyc, TxBody
 from aurigraph.v1 import common_pb2, transaction_pb2
-from tests.e2e.conftest import EXE, ROOT
+from tests.e2e.conftest import cli
 
 COMMITTED, REJECTED = transaction_pb2.TRANSACTION_STATUS_COMMITTED, transaction_pb2.TRANSACTION_STATUS_REJECTED
-
-
-def cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([EXE, *[str(a) for a in args]], cwd=ROOT, capture_output=True, text=True, timeout=180,
-                          check=False)
 
 
 def refused(call, *args):

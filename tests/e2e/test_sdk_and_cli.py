@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import subprocess
 
 import pytest
 
@@ -15,7 +14,7 @@ from aurigraph.crypto import address_to_text, generate_keypair
 from aurigraph.keystore import save_keypair
 from aurigraph.ledger import Transfer
 from aurigraph.v1 import transaction_pb2
-from tests.e2e.conftest import EXE, ROOT
+from tests.e2e.conftest import cli
 
 COMMITTED = transaction_pb2.TRANSACTION_STATUS_COMMITTED
 
@@ -71,10 +70,6 @@ def test_sdk_errors_are_api_errors(stack, url):
         assert caught.value.code == "UNAVAILABLE"
     with pytest.raises(ValueError):
         Client("ftp://x")
-
-
-def cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([EXE, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def test_cli_send_get_block_account_status_watch(stack, tmp_path):

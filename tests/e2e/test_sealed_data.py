@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import subprocess
 import time
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from aurigraph.crypto import DecryptionError, generate_kem_keypair
 from aurigraph.keystore import save_keypair
 from aurigraph.ledger import DataWrite, NotSealedError, TxRejected
 from aurigraph.v1 import transaction_pb2
-from tests.e2e.conftest import EXE, ROOT
+from tests.e2e.conftest import cli as run_cli
 
 COMMITTED = transaction_pb2.TRANSACTION_STATUS_COMMITTED
 
@@ -142,9 +141,8 @@ def test_sdk_refuses_bad_recipient_sets(stack, kem):
             node.write_sealed(stack.faucet, "k", b"x", [generate_kem_keypair().public_key for _ in range(17)])
 
 
-def cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([EXE, *[str(a) for a in args]], check=False, cwd=ROOT, capture_output=True,
-                          timeout=timeout)
+def cli(*args):
+    return run_cli(*args, text=False)  # (the plaintext is compared as bytes)
 
 
 def test_cli_send_sealed_then_open(stack, tmp_path):

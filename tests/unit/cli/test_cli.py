@@ -11,25 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from aurigraph.cli.main import main
 from aurigraph.codec import signed_from_json
 from aurigraph.codec.genesis import genesis_from_json
 from aurigraph.crypto import address_from_text
 from aurigraph.ledger import ChainParams, StatelessValidator
 from tests.conftest import NOW_MS
-
-PASSPHRASE = "test passphrase"
-
-
-@pytest.fixture(autouse=True)
-def passphrase_env(monkeypatch):
-    monkeypatch.setenv("AURIGRAPH_PASSPHRASE", PASSPHRASE)
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.unit.cli.conftest import PASSPHRASE, run
 
 
 def new_key(capsys, path: Path, scheme="ed25519") -> dict:

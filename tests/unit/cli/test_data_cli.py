@@ -16,20 +16,11 @@ from aurigraph.kemkeys import load_kem_keypair, parse_kem_recipient
 from aurigraph.keystore import KeyFileError, load_kem_public
 from aurigraph.ledger import ChainParams, StatelessValidator
 from tests.conftest import NOW_MS
+from tests.unit.cli.conftest import PASSPHRASE, run
 
-PASSPHRASE = "test passphrase"
 SECRET = "the merger closes on friday 7f3c9e"
 
 
-@pytest.fixture(autouse=True)
-def passphrase_env(monkeypatch):
-    monkeypatch.setenv("AURIGRAPH_PASSPHRASE", PASSPHRASE)
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
