@@ -5,12 +5,20 @@ node that signs its blocks through the HSM.
 Every test initializes a token of its own in its own directory (SOFTHSM2_CONF under tmp_path);
 the keystore finalizes the module when its last session closes, so the next test's token is read
 afresh. Without SoftHSM2 (Debian: apt-get install softhsm2, or `make setup` as root) they skip.
+
+SoftHSM2's library and TensorFlow crash when both are loaded in one process (a segfault inside the
+token's crypto; the node never loads both in one process: TensorFlow runs only in training tasks),
+and the suite's model tests load TensorFlow. So under the whole suite these tests run in a fresh
+interpreter of their own (`test_the_hsm_tests_in_their_own_process`), and in this one only when
+that interpreter is the one running them.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +36,20 @@ MODULE = next((Path(p) for p in MODULE_CANDIDATES if Path(p).is_file()), None)
 pytestmark = pytest.mark.skipif(
     MODULE is None or shutil.which("softhsm2-util") is None,
     reason="SoftHSM2 is not installed (Debian: apt-get install softhsm2; `make setup` does it as root)")
+
+OWN_PROCESS = "AURIGRAPH_HSM_TESTS_OWN_PROCESS"
+HERE = os.environ.get(OWN_PROCESS) == "1"
+
+
+@pytest.mark.skipif(HERE, reason="this is that process")
+def test_the_hsm_tests_in_their_own_process():
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__],
+                          env={**os.environ, OWN_PROCESS: "1"}, capture_output=True, text=True, timeout=900,
+                          cwd=Path(__file__).resolve().parents[3], check=False)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    summary = done.stdout.strip().splitlines()[-1]
+    assert re.search(r"\b9 passed", summary) and "1 skipped" in summary, summary  # (the skip: this test)
+
 
 TOKEN, PIN, SO_PIN = "aurigraph-test", "246810", "13579111"
 FAST = {"opslimit": 1, "memlimit": 8 * 1024}  # the ML-DSA halves' key files: cheap in tests
@@ -62,6 +84,8 @@ class Hsm:
 
 @pytest.fixture
 def hsm(tmp_path, monkeypatch):
+    if not HERE:
+        pytest.skip("run in a process of their own (see the module docstring)")
     tokens = tmp_path / "tokens"
     tokens.mkdir()
     conf = tmp_path / "softhsm2.conf"
