@@ -58,7 +58,7 @@ def test_a_body_over_the_limit_is_413_declared_or_streamed(http, route, limit):
     # Chunked, without a Content-Length, and far over: cut off at the limit, not read to the end.
     r, elapsed_s = timed(http.post, route, content=chunks(limit + 64 * MIB), headers={"content-type": PROTOBUF})
     assert f"body larger than the limit of {limit} bytes" in refused(r, 413, "PAYLOAD_TOO_LARGE")["detail"]
-    assert elapsed_s < 20
+    assert elapsed_s < 60  # cut off, not read to the end (64 MiB); generous for a loaded machine
     at_limit = http.post(route, content=b"\xff" * min(limit, BODY_LIMIT), headers={"content-type": PROTOBUF})
     refused(at_limit, 400, "MALFORMED")  # at the limit it is read, and parsed
 
@@ -94,7 +94,7 @@ def test_deeply_nested_json_is_malformed_quickly(http, shape, route):
         r, elapsed_s = timed(http.post, route, content=NESTINGS[shape](depth),
                              headers={"content-type": "application/json"})
         assert "not a valid" in refused(r, 400, "MALFORMED")["detail"], (depth, r.text[:300])
-        assert elapsed_s < 5
+        assert elapsed_s < 30  # refused, not parsed for minutes (generous for a loaded machine)
     single = http.post("/v11/transactions", content=NESTINGS[shape](100_000))
     refused(single, 413, "PAYLOAD_TOO_LARGE")  # a single transaction's body is small: refused by size
     refused(http.post("/v11/transactions", content=NESTINGS[shape](20_000)), 400, "MALFORMED")
@@ -105,7 +105,7 @@ def test_deeply_nested_protobuf_groups_are_malformed(http):
     groups = b"\x7b" * 100_000 + b"\x7c" * 100_000  # field 15, start / end group
     for route in ("/v11/transactions/batch", "/v11/crypto/verify"):
         r, elapsed_s = timed(http.post, route, content=groups, headers={"content-type": PROTOBUF})
-        assert "Wire format was corrupt" in refused(r, 400, "MALFORMED")["detail"] and elapsed_s < 5
+        assert "Wire format was corrupt" in refused(r, 400, "MALFORMED")["detail"] and elapsed_s < 30
     r = http.post("/v11/transactions", content=groups[:BODY_LIMIT // 2] + groups[-BODY_LIMIT // 2:],
                   headers={"content-type": PROTOBUF})
     refused(r, 400, "MALFORMED")
@@ -173,14 +173,15 @@ def test_slow_loris_headers_do_not_stop_other_clients(stack):
     async def scenario():
         outcome: dict = {}
         head = b"POST /v11/transactions HTTP/1.1\r\nHost: x\r\nX-Slow: "
-        clients = [asyncio.create_task(_trickle(stack.http_port, head, 5, outcome)) for _ in range(300)]
+        clients = [asyncio.create_task(_trickle(stack.http_port, head, 12, outcome)) for _ in range(300)]
         await asyncio.sleep(1)
         normal = await _normal_requests(stack.url, 4)
         await asyncio.gather(*clients)
         return outcome, normal
 
     outcome, normal = asyncio.run(scenario())
-    assert all(status == 200 and elapsed_s < 2 for status, elapsed_s in normal), normal
+    # Served while the attack lasts (12 s), not queued behind it; the bound is generous for loaded machines.
+    assert all(status == 200 and elapsed_s < 8 for status, elapsed_s in normal), normal
     assert outcome == {"still open": 300}, outcome  # uvicorn does not time out incomplete headers
 
 
@@ -189,13 +190,14 @@ def test_slow_bodies_hold_a_bounded_share_of_the_gateway(stack, witness):
         outcome: dict = {}
         head = (b"POST /v11/transactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                 b"Content-Length: 100000\r\n\r\n{")
-        clients = [asyncio.create_task(_trickle(stack.http_port, head, 6, outcome)) for _ in range(MAX_BODY_READS + 40)]
+        clients = [asyncio.create_task(_trickle(stack.http_port, head, 12, outcome)) for _ in range(MAX_BODY_READS + 40)]
         await asyncio.sleep(1.5)
         normal = await _normal_requests(stack.url, 4)
         await asyncio.gather(*clients)
         return outcome, normal
 
     outcome, normal = asyncio.run(scenario())
-    assert all(status == 200 and elapsed_s < 2 for status, elapsed_s in normal), normal
+    # Served while the attack lasts (12 s), not queued behind it; the bound is generous for loaded machines.
+    assert all(status == 200 and elapsed_s < 8 for status, elapsed_s in normal), normal
     assert outcome == {"still open": MAX_BODY_READS, "HTTP/1.1 503 Service Unavailable": 40}, outcome
     witness.check()
