@@ -105,11 +105,11 @@ def hsm_signing(signatures: int, rounds: int, log: Callable[[str], None]) -> dic
         conf = root / "softhsm2.conf"
         conf.write_text(f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
         saved = {k: os.environ.get(k) for k in ("SOFTHSM2_CONF", "AURIGRAPH_NODE_PASSPHRASE")}
-        os.environ.update(SOFTHSM2_CONF=str(conf), AURIGRAPH_NODE_PASSPHRASE="bench")
+        os.environ.update(SOFTHSM2_CONF=str(conf), AURIGRAPH_NODE_PASSPHRASE="bench")  # nosec B106  # a throwaway token
         try:
             subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "bench", "--pin", "1234",
                             "--so-pin", "5678"], check=True, capture_output=True)  # nosec B603 B607  # fixed args
-            with Pkcs11Keystore(DataDir(root / "data"), module=module, token="bench", pin="1234",
+            with Pkcs11Keystore(DataDir(root / "data"), module=module, token="bench", pin="1234",  # nosec B106
                                 opslimit=1, memlimit=8 * 1024) as keystore:
                 in_hsm = keystore.create(1, Scheme.HYBRID).unlock()
                 in_memory = generate_keypair(Scheme.HYBRID)
