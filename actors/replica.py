@@ -47,8 +47,8 @@ from aurigraph.codec.node import (
 )
 from aurigraph.consensus import ConfChange, ConfChangeType, ConfState, MessageType, NotLeader
 from aurigraph.keystore import open_node_keystore
-from aurigraph.ledger import ComplianceRules, StateDivergence
-from aurigraph.ledger.governance import RULES_KEY
+from aurigraph.ledger import StateDivergence
+from aurigraph.ledger.governance import load_rules
 from aurigraph.node.backup import checkpoint_replica, describe
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir
@@ -395,7 +395,7 @@ class ConsensusReplica:
 
     async def get_compliance_rules(self) -> bytes:
         """`aurigraph.v1.ComplianceRules` bytes: the rules in force as of this replica's applied head."""
-        return rules_record(ComplianceRules.decode(self.driver.ledger.meta(RULES_KEY)))
+        return rules_record(load_rules(self.driver.ledger)[0])
 
     async def get_account(self, address: bytes) -> bytes:
         """`aurigraph.v1.Account` bytes (balance, next nonce) as of this replica's applied head."""

@@ -44,6 +44,8 @@ INGRESS_NAME = "aurigraph-ingress"
 INDEXER_NAME = "aurigraph-indexer"
 OPTIMIZER_NAME = "aurigraph-optimizer"
 SUPERVISOR_NAME = "aurigraph-supervisor"
+RECORD_TIMEOUT_S = 60.0  # an audit note must commit within this, or the action is refused
+RECORD_RETRY_S = 0.5
 # Actors ask for a sliver of CPU so a placement group can place them; real parallelism comes from
 # each actor being its own process.
 BUNDLE_CPU = 0.01
@@ -228,20 +230,32 @@ class Supervisor:
             raise NotRecorded("the node has no admin key to record administrative actions with "
                               "(`aurigraph up --admin-key`); the action was not taken")
         async with self._record_lock:  # one nonce sequence
-            for _ in range(3):
-                view = await self._leader_view()
-                if view is None:
-                    raise NotRecorded("no leader to record the audit note with; the action was not taken")
-                _, nonce = decode_account(await view[0].get_account.remote(notary.key.address))
-                wire = notary.note(nonce, kind, detail, principal)
+            deadline = time.monotonic() + RECORD_TIMEOUT_S
+            wire, detail_of_last = None, "no answer"
+            while time.monotonic() < deadline:
+                if wire is None:  # a note with the admin's next nonce
+                    view = await self._leader_view()
+                    if view is None:
+                        await asyncio.sleep(RECORD_RETRY_S)
+                        continue
+                    _, nonce = decode_account(await view[0].get_account.remote(notary.key.address))
+                    wire = notary.note(nonce, kind, detail, principal)
                 [r] = response_statuses(await self.ingress.submit.remote(encode_batch([wire]), True))
                 if r.status == TxStatus.COMMITTED:
                     log.info("recorded %s at height %d: %s", kind, r.receipt.height, detail)
                     return {"recorded": True, "tx_id": r.tx_id.hex(), "height": r.receipt.height}
-                if not (r.status == TxStatus.REJECTED and r.reason == Rejection.NONCE_REPLAY):
-                    break  # (a replayed nonce: the admin key was used elsewhere meanwhile; read it again)
-            raise NotRecorded(f"the audit note was not committed ({r.detail or TxStatus(r.status).name}); "
-                              "the action was not taken")
+                detail_of_last = r.detail or TxStatus(r.status).name
+                if r.status == TxStatus.REJECTED:
+                    if r.reason != Rejection.NONCE_REPLAY:
+                        raise NotRecorded(f"the audit note was refused ({detail_of_last}); the action was not taken")
+                    wire = None  # the admin key was used elsewhere meanwhile: read its nonce again
+                    continue
+                # PENDING (timed out, back-pressure) or DROPPED: the same bytes again, idempotent by id,
+                # so a note that commits late is found rather than doubled.
+                await asyncio.sleep(max(r.retry_after_ms / 1000, RECORD_RETRY_S))
+            raise NotRecorded(f"the audit note was not committed within {RECORD_TIMEOUT_S:.0f} s ({detail_of_last}); "
+                              "the action was not taken (the note may still commit: the audit trail then shows an "
+                              "attempt)")
 
     # --- resync -----------------------------------------------------------------------------------
 
@@ -364,4 +378,4 @@ def _notary(settings: NodeSettings, data: DataDir, genesis) -> Notary | None:
     if key.address not in genesis.admins:
         log.warning("%s is not a chain admin: administrative actions will be refused", path)
         return Notary(genesis.chain_id, None)
-    return Notary(genesis.chain_id, key)
+    return Notary(genesis.chain_id, key, fee=genesis.params.min_fee)

@@ -35,7 +35,7 @@ from aurigraph.ledger import (
     TxBody,
     apply_transactions,
 )
-from aurigraph.ledger.governance import RULES_KEY
+from aurigraph.ledger.governance import RULES_KEY, rules_entry
 from aurigraph.ledger.state import Account
 
 SOFTHSM_MODULES = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
@@ -65,7 +65,7 @@ def _block(txs_count: int, senders_count: int):
 def _apply_rate(accounts, txs, rules: ComplianceRules | None) -> float:
     state = MemoryState(accounts)
     if rules is not None:
-        state.meta_entries[RULES_KEY] = rules.encode()
+        state.meta_entries[RULES_KEY] = rules_entry(rules, 0)
     start = time.perf_counter()
     result = apply_transactions(state, txs, chain_id=CHAIN, height=1, proposer=b"\xee" * 32, min_fee=1,
                                 prev_state_digest=ZERO_DIGEST, timestamp_ms=1_000)

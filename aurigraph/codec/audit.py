@@ -73,7 +73,8 @@ def verify_audit(lines: Iterable[str], genesis: Genesis) -> AuditSummary:
     summary = AuditSummary()
     keys = {v.id: v.key for v in genesis.validators}  # followed through the key rotations the export shows
     parent: BlockHeader | None = None
-    for block, number in _blocks(lines):
+    gov = genesis.governance
+    for block, number, committed in _blocks(lines):
         h = block.header
         validators = by_address(keys)
         try:
@@ -94,7 +95,8 @@ def verify_audit(lines: Iterable[str], genesis: Genesis) -> AuditSummary:
             if not all(ok):
                 raise AuditFailure(f"line {number}: block {h.height}: transaction "
                                    f"{ok.index(False)} has an invalid signature")
-        keys = rotated(keys, (tx.body.kind for tx in block.transactions))
+        keys = rotated(gov, keys, genesis.chain_id,
+                       ((tx.body.sender, tx.body.kind) for tx, ok in zip(block.transactions, committed) if ok))
         summary.blocks += 1
         summary.transactions += len(block.transactions)
         summary.last_height = h.height
@@ -103,11 +105,13 @@ def verify_audit(lines: Iterable[str], genesis: Genesis) -> AuditSummary:
 
 
 def _blocks(lines: Iterable[str]) -> Iterator[tuple[Block, int]]:
-    """Blocks rebuilt from the lines, each with the line number of its block record; every
-    transaction line is checked against its stated block hash and inclusion proof on the way."""
+    """Blocks rebuilt from the lines, each with the line number of its block record and whether each
+    transaction's receipt says COMMITTED; every transaction line is checked against its stated block
+    hash and inclusion proof on the way."""
     current: query_pb2.AuditBlock | None = None
     start = 0
     txs: list = []
+    committed: list[bool] = []
     for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue
@@ -119,16 +123,17 @@ def _blocks(lines: Iterable[str]) -> Iterator[tuple[Block, int]]:
         kind = record.WhichOneof("record")
         if kind == "block":
             if current is not None:
-                yield _assemble(current, txs, start), start
-            current, start, txs = record.block, number, []
+                yield _assemble(current, txs, start), start, committed
+            current, start, txs, committed = record.block, number, [], []
             if block_hash(header_from_proto(current.header)) != current.hash:
                 raise AuditFailure(f"line {number}: block {current.header.height}: hash does not match its header")
         elif kind == "transaction":
             txs.append(_checked_tx(record.transaction, current, len(txs), number))
+            committed.append(record.transaction.receipt.status == transaction_pb2.TRANSACTION_STATUS_COMMITTED)
         else:
             raise AuditFailure(f"line {number}: empty record")
     if current is not None:
-        yield _assemble(current, txs, start), start
+        yield _assemble(current, txs, start), start, committed
 
 
 def _checked_tx(t: query_pb2.AuditTransaction, block: query_pb2.AuditBlock | None, position: int, number: int):

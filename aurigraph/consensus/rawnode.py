@@ -127,6 +127,12 @@ class RawNode:
         replicates, but never campaigns, not even when a leader hands over to it."""
         self.raft.can_lead = can_lead
 
+    def step_down(self) -> None:
+        """A leader that must not lead becomes a follower of no one in its term and goes silent, so
+        the voters that can lead elect one of themselves when their election timeout runs out."""
+        if self.raft.state is StateRole.LEADER:
+            self.raft.become_follower(self.raft.term, 0)
+
     def read_index(self, request_ctx: bytes) -> None:
         """Ask for a linearizable read; the answer is a `ReadState` with this context in a later
         Ready. `request_ctx` must be unique among pending reads."""

@@ -139,7 +139,9 @@ class PgIndex:
             await _upsert(conn, "data_entries", DATA_COLUMNS, ("address", "key"),
                           [(a, k.encode(), d, h) for (a, k), (d, h) in rows.data.items()])
             await _upsert(conn, "ledger_meta", META_COLUMNS, ("key",), [(k, v, h) for k, (v, h) in rows.meta.items()])
-            await conn.execute("DELETE FROM ledger_meta WHERE value = ''::bytea")  # b"": the entry was removed
+            removed = [k for k, (v, _) in rows.meta.items() if not v]  # b"": the entry was removed
+            if removed:
+                await conn.execute("DELETE FROM ledger_meta WHERE key = ANY($1::bytea[])", removed)
             await conn.execute("UPDATE index_cursor SET height = $1, block_hash = $2, state_digest = $3, "
                                "updated_at = now()", rows.head.height, rows.head.hash, rows.head.state_digest)
             return rows.head.height, rows.row_count

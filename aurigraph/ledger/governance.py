@@ -7,9 +7,10 @@ committed like any transaction, every change of governance is in the chain and i
 Governance state lives in the ledger's *meta* key space (`StateReader.meta`), committed by the
 state digest like balances:
 
-    b"rules"              the compliance rule set (`ComplianceRules.encode`)
+    b"rules"              u64 height the rule set was set at, then the set (`ComplianceRules.encode`)
     b"kyc/" + address     b"\\x01" while the account holds a KYC attestation
-    b"day/" + address     (UTC day, amount sent that day): kept while a daily-limit rule exists
+    b"day/" + address     (UTC day, rule-set height, amount sent that day) while a daily rule exists;
+                          a total from another day or an earlier rule set counts as 0
     b"vkey/" + u64 id     scheme byte + public key of a validator whose key was rotated
 
 Compliance rules are checked for every transfer and data write when a block is built and when it
@@ -45,7 +46,8 @@ RULES_KEY = b"rules"
 _KYC = b"kyc/"
 _DAY = b"day/"
 _VKEY = b"vkey/"
-_DAY_VALUE = struct.Struct(">IQ")  # day number, amount sent that day
+_DAY_VALUE = struct.Struct(">IQQ")  # day number, height of the rule set it counts under, amount sent
+_RULES_AT = struct.Struct(">Q")
 KYC_ATTESTED = b"\x01"
 ABSENT = b""  # a meta value of b"" means the entry is gone (stores delete it)
 
@@ -146,6 +148,19 @@ class ComplianceRules:
 
 
 NO_RULES = ComplianceRules()
+
+
+def rules_entry(rules: ComplianceRules, height: int) -> bytes:
+    """The meta value of a rule set set at `height`."""
+    return _RULES_AT.pack(height) + rules.encode()
+
+
+def load_rules(state: MetaReader) -> tuple[ComplianceRules, int]:
+    """The rules in force and the height they were set at ((no rules, 0) if never set)."""
+    raw = state.meta(RULES_KEY)
+    if not raw:
+        return NO_RULES, 0
+    return ComplianceRules.decode(raw[_RULES_AT.size:]), _RULES_AT.unpack(raw[:_RULES_AT.size])[0]
 
 
 def rules_from_json(items: object) -> ComplianceRules:
@@ -287,12 +302,14 @@ def by_address(keys: Mapping[int, ValidatorKey]) -> dict[bytes, ValidatorKey]:
     return {k.address: k for k in keys.values()}
 
 
-def rotated(keys: Mapping[int, ValidatorKey], kinds: Iterable[object]) -> dict[int, ValidatorKey]:
-    """`keys` after the rotations among the kinds of a committed block's transactions (a block
-    carries only transactions that committed, so each one took effect)."""
+def rotated(gov: Governance, keys: Mapping[int, ValidatorKey], chain_id: str,
+            committed: Iterable[tuple[bytes, object]]) -> dict[int, ValidatorKey]:
+    """`keys` after the rotations among a block's committed transactions, given as (sender, kind),
+    checked as the state machine checks them (for a reader that has the blocks but not the state:
+    the audit verifier)."""
     out = dict(keys)
-    for kind in kinds:
-        if isinstance(kind, RotateKey):
+    for sender, kind in committed:
+        if isinstance(kind, RotateKey) and sender in gov.admins and rotation_applies(gov, out, chain_id, kind):
             out[kind.validator_id] = validator_key(kind.scheme, kind.public_key)
     return out
 
@@ -301,26 +318,29 @@ def check_admin(gov: Governance, state: MetaReader, sender: bytes, chain_id: str
     """Whether `sender` may apply `action` on `state`; None when it applies."""
     if sender not in gov.admins:
         return Rejection.NOT_AUTHORIZED
-    if isinstance(action, RotateKey):
-        if action.validator_id not in gov.genesis_keys:
-            return Rejection.INVALID_ADMIN_ACTION
-        new = validator_key(action.scheme, action.public_key)
-        current = current_validator_keys(gov, state)
-        if any(k.address == new.address for k in current.values()):
-            return Rejection.INVALID_ADMIN_ACTION  # already some validator's key (or a no-op)
-        message = rotation_message(chain_id, action.validator_id, action.public_key)
-        try:
-            if not verify(action.scheme, action.public_key, message, action.proof):
-                return Rejection.INVALID_ADMIN_ACTION
-        except CryptoError:
-            return Rejection.INVALID_ADMIN_ACTION
+    if isinstance(action, RotateKey) and not rotation_applies(gov, current_validator_keys(gov, state), chain_id, action):
+        return Rejection.INVALID_ADMIN_ACTION
     return None
 
 
-def admin_writes(action: AdminAction) -> dict[bytes, bytes]:
-    """The meta writes of an administrative action that applies."""
+def rotation_applies(gov: Governance, keys: Mapping[int, ValidatorKey], chain_id: str, action: RotateKey) -> bool:
+    """A known validator, a key no validator uses (`keys`: the current ones), a proof that verifies."""
+    if action.validator_id not in gov.genesis_keys:
+        return False
+    new = validator_key(action.scheme, action.public_key)
+    if any(k.address == new.address for k in keys.values()):
+        return False  # already some validator's key (or a no-op)
+    try:
+        return verify(action.scheme, action.public_key, rotation_message(chain_id, action.validator_id,
+                                                                         action.public_key), action.proof)
+    except CryptoError:
+        return False
+
+
+def admin_writes(action: AdminAction, height: int) -> dict[bytes, bytes]:
+    """The meta writes of an administrative action that applies in the block at `height`."""
     if isinstance(action, SetRules):
-        return {RULES_KEY: action.rules.encode()}
+        return {RULES_KEY: rules_entry(action.rules, height)}
     if isinstance(action, SetKyc):
         return {kyc_key(action.account): KYC_ATTESTED if action.attested else ABSENT}
     if isinstance(action, RotateKey):
@@ -353,22 +373,24 @@ class Verdict:
 PASS = Verdict()
 
 
-def spent_today(state: MetaReader, sender: bytes, day: int) -> int:
+def spent_today(state: MetaReader, sender: bytes, day: int, rules_height: int) -> int:
+    """What `sender` sent on `day` under the rule set set at `rules_height` (a daily limit counts
+    from the block that set it, also when an earlier rule set counted the same day)."""
     raw = state.meta(daily_key(sender))
     if not raw:
         return 0
-    stored_day, amount = _DAY_VALUE.unpack(raw)
-    return amount if stored_day == day else 0
+    stored_day, stored_rules, amount = _DAY_VALUE.unpack(raw)
+    return amount if (stored_day, stored_rules) == (day, rules_height) else 0
 
 
-def daily_write(state: MetaReader, sender: bytes, day: int, amount: int) -> dict[bytes, bytes]:
-    total = min(spent_today(state, sender, day) + amount, _U64_MAX)
-    return {daily_key(sender): _DAY_VALUE.pack(day, total)}
+def daily_write(state: MetaReader, sender: bytes, day: int, rules_height: int, amount: int) -> dict[bytes, bytes]:
+    total = min(spent_today(state, sender, day, rules_height) + amount, _U64_MAX)
+    return {daily_key(sender): _DAY_VALUE.pack(day % 2**32, rules_height, total)}
 
 
 def check_compliance(
     rules: ComplianceRules, state: MetaReader, *, sender: bytes, recipient: bytes | None, amount: int,
-    balances_after: Mapping[bytes, int], day: int,
+    balances_after: Mapping[bytes, int], day: int, rules_height: int,
 ) -> Verdict:
     """Evaluate every rule for one transaction (`recipient` None and `amount` 0 for a data write);
     `balances_after` holds the sender's and recipient's balances if it commits."""
@@ -381,7 +403,7 @@ def check_compliance(
         elif c is Condition.MAX_TX_AMOUNT:
             hit = amount > rule.limit
         elif c is Condition.MAX_DAILY_AMOUNT:
-            hit = amount > 0 and spent_today(state, sender, day) + amount > rule.limit
+            hit = amount > 0 and spent_today(state, sender, day, rules_height) + amount > rule.limit
         else:
             hit = any(balance > rule.limit and state.meta(kyc_key(address)) != KYC_ATTESTED
                       for address, balance in balances_after.items())

@@ -31,7 +31,6 @@ from aurigraph.ledger.governance import (
     DAY_MS,
     NO_GOVERNANCE,
     PASS,
-    RULES_KEY,
     ComplianceRules,
     Governance,
     SetRules,
@@ -39,6 +38,7 @@ from aurigraph.ledger.governance import (
     check_admin,
     check_compliance,
     daily_write,
+    load_rules,
 )
 from aurigraph.ledger.transaction import DataWrite, SignedTx, Transfer
 
@@ -176,7 +176,7 @@ def apply_transactions(
     administrative actions."""
     delta = StateDelta(state)
     receipts: list[Receipt] = []
-    rules = ComplianceRules.decode(state.meta(RULES_KEY))
+    rules, rules_height = load_rules(state)
     day = timestamp_ms // DAY_MS
     for index, tx in enumerate(txs):
         body = tx.body
@@ -187,7 +187,7 @@ def apply_transactions(
             reason = check_admin(governance, delta, body.sender, chain_id, kind)
         verdict = PASS
         if reason is None and rules.rules and not is_admin:
-            verdict = _compliance(rules, delta, tx, day)
+            verdict = _compliance(rules, rules_height, delta, tx, day)
             if verdict.rejected_by:
                 reason = Rejection.COMPLIANCE
         if reason is not None:
@@ -200,13 +200,13 @@ def apply_transactions(
             recipient = delta.account(kind.recipient)
             delta.accounts[kind.recipient] = Account(recipient.balance + kind.amount, recipient.nonce)
             if rules.tracks_daily:
-                delta.meta_writes.update(daily_write(delta, body.sender, day, kind.amount))
+                delta.meta_writes.update(daily_write(delta, body.sender, day, rules_height, kind.amount))
         elif isinstance(kind, DataWrite):
             delta.data[(body.sender, kind.key)] = kind.value_digest
         else:
-            delta.meta_writes.update(admin_writes(kind))
+            delta.meta_writes.update(admin_writes(kind, height))
             if isinstance(kind, SetRules):
-                rules = kind.rules
+                rules, rules_height = kind.rules, height
         if body.fee:
             producer = delta.account(proposer)
             delta.accounts[proposer] = Account(producer.balance + body.fee, producer.nonce)
@@ -215,16 +215,17 @@ def apply_transactions(
     return BlockResult(receipts_t, delta, chain_state_digest(prev_state_digest, height, receipts_t, delta))
 
 
-def _compliance(rules: ComplianceRules, state: StateDelta, tx: SignedTx, day: int):
+def _compliance(rules: ComplianceRules, rules_height: int, state: StateDelta, tx: SignedTx, day: int):
     body = tx.body
     kind = body.kind
     transfer = isinstance(kind, Transfer)
-    sender_after = state.account(body.sender).balance - body.spend
-    balances = {body.sender: sender_after}
-    if transfer and kind.recipient != body.sender:
+    to_self = transfer and kind.recipient == body.sender
+    balances = {body.sender: state.account(body.sender).balance - body.spend + (kind.amount if to_self else 0)}
+    if transfer and not to_self:
         balances[kind.recipient] = state.account(kind.recipient).balance + kind.amount
     return check_compliance(rules, state, sender=body.sender, recipient=kind.recipient if transfer else None,
-                            amount=kind.amount if transfer else 0, balances_after=balances, day=day)
+                            amount=kind.amount if transfer else 0, balances_after=balances, day=day,
+                            rules_height=rules_height)
 
 
 _U64 = struct.Struct(">Q")

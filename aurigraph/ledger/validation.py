@@ -20,9 +20,10 @@ from aurigraph.ledger.governance import ADMIN_ACTIONS
 from aurigraph.ledger.transaction import SignedTx
 
 Verdict = TxRejected | None  # None: passed
-# Refusals that say the signature cannot be the sender's (a key or signature of the wrong size, a key
-# that does not derive the sender): such a transaction is never attributed to its sender.
-_UNATTRIBUTABLE = frozenset({Rejection.MALFORMED, Rejection.SENDER_MISMATCH})
+# Refusals never attributed to the sender: the signature cannot be the sender's (a key or signature of
+# the wrong size, a key that does not derive the sender), or the transaction is a stale copy that
+# anyone can resubmit (too old: it may well be committed, and must not be announced as rejected).
+_UNATTRIBUTABLE = frozenset({Rejection.MALFORMED, Rejection.SENDER_MISMATCH, Rejection.BAD_TIMESTAMP})
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ Validator keys: a committed `RotateKey` action replaces a validator's key from t
 driver follows the rotations (for checking proposers) and, when its own key is rotated, signs with
 the new key, which it looks up with `key_source` (the node's keystore: the operator creates the new
 key there before the rotation commits). A leader that does not hold its current key proposes
-nothing and hands leadership over.
+nothing and steps down (it never campaigns while it lacks the key, but still votes and replicates).
 
 A replica whose disk was lost must not rejoin as the voter it was (its votes and the entries it
 acknowledged are gone): it is removed, re-added as a learner, catches up, and is promoted with
@@ -43,6 +43,7 @@ acknowledged are gone): it is removed, re-added as a learner, catches up, and is
 from __future__ import annotations
 
 import enum
+import logging
 import random
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
@@ -74,11 +75,12 @@ from aurigraph.ledger import (
     by_address,
     current_validator_keys,
     replay_block,
-    rotated,
     verify_block,
 )
 from aurigraph.storage.ledger_store import LedgerStore
 from aurigraph.storage.raft_log import RocksRaftStorage
+
+log = logging.getLogger("aurigraph.replica")
 
 
 class TxStatus(enum.IntEnum):
@@ -181,10 +183,8 @@ class ReplicaDriver:
         if stored.data:
             ledger.install_snapshot(stored.data)
         self._snapshot_index = stored.metadata.index
+        self.node_key: Signer | None = None
         self._follow_keys(current_validator_keys(self._governance, ledger))
-        if self.node_key is None:
-            raise StorageMismatch(f"no key held for validator {node_id}'s current key "
-                                  f"{self._keys[node_id].address.hex()[:12]}… (the node key given and the keystore)")
         # (index, transactions) of the applied entries still in the log, oldest first, and the
         # transactions applied since the snapshot: the snapshot and compaction policy counts them.
         # Entries applied before a restart and already behind the snapshot are not listed.
@@ -192,15 +192,28 @@ class ReplicaDriver:
         self._txs_since_snapshot = 0
 
     def _follow_keys(self, keys) -> None:
-        """Use `keys` (validator id -> key) to check proposers, and sign with our current key if held."""
+        """Use `keys` (validator id -> key, as the ledger state has them) to check proposers, and sign
+        with our current key if this replica holds it. Never raises: a replica without its key (not
+        made here, or the keystore failing) keeps voting and replicating, but does not lead."""
+        mine = keys[self.node_id].public_key
+        unchanged = getattr(self, "_keys", {}).get(self.node_id) == keys[self.node_id]
         self._keys = keys
         self._validators = by_address(keys)
-        mine = keys[self.node_id].public_key
-        held = [self._offered_key, *self._key_source()] if self._offered_key else self._key_source()
-        key = next((k for k in held if k.public_key == mine), None)
-        # A keystore key is decrypted / logged in on first use: do it now, so a bad one fails here.
-        self.node_key = key.unlock() if hasattr(key, "unlock") else key
-        self.node.set_can_lead(self.node_key is not None)
+        if unchanged and self.node_key is not None:
+            return
+        try:
+            held = [self._offered_key, *self._key_source()] if self._offered_key else list(self._key_source())
+            key = next((k for k in held if k.public_key == mine), None)
+            # A keystore key is decrypted / logged in on first use: do it now, so a bad one fails here.
+            key = key.unlock() if hasattr(key, "unlock") else key
+        except Exception as e:  # noqa: BLE001 - any keystore failure (HSM away, bad file): not leading, said loudly
+            log.error("validator %d: cannot load its current key (%s); it will not lead", self.node_id, e)
+            key = None
+        if key is None:
+            log.warning("validator %d does not hold its current key %s…: it votes and replicates, but does not lead",
+                        self.node_id, keys[self.node_id].address.hex()[:12])
+        self.node_key = key
+        self.node.set_can_lead(key is not None)
 
     @property
     def holds_current_key(self) -> bool:
@@ -328,9 +341,8 @@ class ReplicaDriver:
     def _commit(self, index: int, block: Block, data: bytes, receipts, delta, out: Output) -> None:
         self.ledger.apply(block, data, receipts, delta)
         self._index_of_height[block.header.height] = index
-        kinds = [tx.body.kind for tx in block.transactions]
-        if any(isinstance(k, RotateKey) for k in kinds):
-            self._follow_keys(rotated(self._keys, kinds))
+        if any(isinstance(tx.body.kind, RotateKey) for tx in block.transactions):
+            self._follow_keys(current_validator_keys(self._governance, self.ledger))  # the state decides
         out.outcomes.extend(TxOutcome(r.tx_id, TxStatus.COMMITTED, r) for r in receipts)
 
     def _drop_in_flight(self, out: Output) -> None:
@@ -388,7 +400,7 @@ class ReplicaDriver:
 
     def _maybe_propose(self, out: Output) -> None:
         if self.node_key is None and self.is_leader:
-            self._hand_over()  # our key was rotated to one this replica does not hold
+            self.node.step_down()  # our key was rotated to one this replica does not hold: let others lead
             return
         if not self._pending or self._in_flight is not None or not self.is_leader:
             return
@@ -423,13 +435,6 @@ class ReplicaDriver:
                 del self._pending[tx.tx_id]
                 self._gap_since_ms.pop(tx.tx_id, None)
         self._oldest_pending_ms = now if self._pending else None
-
-    def _hand_over(self) -> None:
-        """A leader that cannot sign hands leadership to the voter with the most stake."""
-        conf = self.node.conf_state
-        others = [v for v in conf.voters if v != self.node_id]
-        if others and not self.node.raft.lead_transferee:  # (0: no transfer under way)
-            self.node.transfer_leader(max(others, key=lambda v: (conf.stake_of(v), -v)))
 
     # --- queries --------------------------------------------------------------------------------
 

@@ -94,7 +94,7 @@ def test_rotating_the_leaders_key_without_stopping_the_chain(cluster):
     commit(cluster, [transfer(cluster, 1)], steps=60)
 
 
-def test_a_leader_without_its_new_key_hands_over_and_the_chain_goes_on(cluster):
+def test_a_leader_without_its_new_key_steps_down_and_the_chain_goes_on(cluster):
     leader = cluster.wait_for_leader()
     lid = leader.node_id
     new = generate_keypair(Scheme.HYBRID)  # created somewhere else: not in this replica's keystore
@@ -127,3 +127,41 @@ def test_a_follower_rotation_and_a_bad_rotation(cluster):
     cluster.step(20)
     assert cluster.outcomes[bad.tx_id].status is TxStatus.REJECTED
     assert cluster.drivers[fid].node_key.public_key == new.public_key
+
+
+def test_a_keyless_leader_steps_down_even_when_the_next_in_stake_is_down(cluster):
+    leader = cluster.wait_for_leader()
+    lid = leader.node_id
+    others = sorted(i for i in cluster.drivers if i != lid)
+    cluster.crash(others[-1])  # the voter a hand-over would have picked
+    commit(cluster, [rotate(cluster, lid, generate_keypair(Scheme.HYBRID))], steps=40)
+    cluster.step(80)
+    successor = cluster.wait_for_leader()
+    assert successor.node_id == others[0], "the keyless leader must step down, not wait for a dead voter"
+    commit(cluster, [transfer(cluster)], steps=60)
+
+
+def test_a_replica_without_its_current_key_still_starts_votes_and_replicates(cluster):
+    leader = cluster.wait_for_leader()
+    fid = next(i for i in cluster.drivers if i != leader.node_id)
+    commit(cluster, [rotate(cluster, fid, generate_keypair(Scheme.HYBRID))])  # the key is made elsewhere
+    cluster.crash(fid)
+    restarted = cluster.start(fid)  # its genesis key is offered, its current key is nowhere
+    assert not restarted.holds_current_key
+    height = commit(cluster, [transfer(cluster)], steps=60)
+    assert restarted.ledger.head.height == height
+
+
+class FailingKeystore:
+    def __iter__(self):
+        raise OSError("HSM session lost")
+
+
+def test_a_failing_keystore_during_a_rotation_does_not_wedge_the_replica(cluster):
+    leader = cluster.wait_for_leader()
+    fid = next(i for i in cluster.drivers if i != leader.node_id)
+    cluster.held[fid] = FailingKeystore()
+    commit(cluster, [rotate(cluster, fid, generate_keypair(Scheme.HYBRID))])
+    assert not cluster.drivers[fid].holds_current_key
+    height = commit(cluster, [transfer(cluster), transfer(cluster, 1)], steps=40)
+    assert cluster.drivers[fid].ledger.head.height == height, "it applies blocks as before"

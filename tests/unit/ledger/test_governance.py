@@ -216,7 +216,9 @@ def test_blocks_after_a_rotation_need_the_new_key(gov_chain):
                         timestamp_ms=NOW_MS, min_fee=1, max_txs=10, governance=genesis.governance)
     verify_block(built.block, parent, by_address(keys))
     ledger.state.commit(built.result.delta)
-    keys = rotated(keys, [tx.body.kind for tx in built.block.transactions])
+    keys = rotated(genesis.governance, keys, CHAIN_ID, [(tx.body.sender, tx.body.kind) for tx in built.block.transactions])
+    impostor = generate_keypair(Scheme.HYBRID)  # a rotation the state machine would refuse is not followed
+    assert rotated(genesis.governance, keys, CHAIN_ID, [(users[0].address, rotation(genesis, 1, impostor))]) == keys
     assert keys == current_validator_keys(genesis.governance, ledger.state)
     # ... and the next one must be signed with the new key.
     parent = built.block.header
@@ -292,3 +294,29 @@ def test_genesis_admins_are_committed_by_the_genesis_digest(gov_chain):
                     admins=(generate_keypair().address,))
     plain = Genesis(genesis.chain_id, genesis.timestamp_ms, genesis.balances, genesis.validators, genesis.params)
     assert len({genesis_digest(g) for g in (genesis, other, plain)}) == 3
+
+
+def test_a_daily_limit_counts_from_the_rule_set_that_sets_it(gov_chain):
+    genesis, admin, _, (a, b, _c, _d) = gov_chain
+    ledger = Ledger(genesis)
+    cap = rules(ComplianceRule("daily", RuleAction.REJECT, Condition.MAX_DAILY_AMOUNT, limit=1000))
+    ledger.apply([ledger.tx(admin, cap)])
+    assert ledger.each((a, Transfer(b.address, 900)))[0].status is ReceiptStatus.COMMITTED
+    # Set again (the same day, at another height: `Ledger.apply` uses height 1, so apply at height 2).
+    result = apply_transactions(ledger.state, [ledger.tx(admin, cap)], chain_id=CHAIN_ID, height=2, proposer=PROPOSER,
+                                min_fee=1, prev_state_digest=ZERO_DIGEST, timestamp_ms=NOW_MS,
+                                governance=genesis.governance)
+    ledger.state.commit(result.delta)
+    result = apply_transactions(ledger.state, [ledger.tx(a, Transfer(b.address, 900))], chain_id=CHAIN_ID, height=3,
+                                proposer=PROPOSER, min_fee=1, prev_state_digest=ZERO_DIGEST, timestamp_ms=NOW_MS,
+                                governance=genesis.governance)
+    assert result.receipts[0].status is ReceiptStatus.COMMITTED, "the new rule set counts from 0"
+
+
+def test_a_transfer_to_oneself_does_not_hide_a_balance_above_the_kyc_line(gov_chain):
+    genesis, admin, _, (a, _b, _c, _d) = gov_chain
+    ledger = Ledger(genesis)
+    ledger.apply([ledger.tx(admin, rules(ComplianceRule("kyc", RuleAction.REJECT, Condition.KYC_ABOVE_BALANCE,
+                                                         limit=500_000)))])
+    [r] = ledger.each((a, Transfer(a.address, 900_000)))  # a holds 1,000,000 before and after
+    assert (r.reason, r.rules) == (Rejection.COMPLIANCE, ("kyc",))
