@@ -48,8 +48,9 @@ def connect_ray(address: str | None) -> bool:
         ray.init(address=address, namespace=NAMESPACE, logging_level="WARNING", runtime_env=_runtime_env())
     except Exception as e:
         # A local instance started right after another one shut down can time out while the old
-        # processes are still exiting ("The current node timed out during startup"): try once more.
-        if address is not None or "timed out during startup" not in str(e):
+        # processes are still exiting ("The current node timed out during startup", or its GCS
+        # "Timed out waiting for file …gcs_server_port…"): try once more.
+        if address is not None or not any(s in str(e) for s in ("timed out during startup", "gcs_server_port")):
             raise
         ray.shutdown()
         time.sleep(5)
