@@ -38,7 +38,7 @@ import tomllib
 from pathlib import Path
 
 from aurigraph.cli.common import CliError, add_passphrase_args, read_passphrase, settings_error
-from aurigraph.cli.remote import _out, add_remote_args, connect
+from aurigraph.cli.remote import _address_arg, _out, add_remote_args, connect
 from aurigraph.codec.governance import rules_from_proto
 from aurigraph.codec.names import reason_name, status_name
 from aurigraph.crypto import address_from_text, address_to_text
@@ -179,11 +179,7 @@ def cmd_rules_show(args: argparse.Namespace) -> int:
 
 
 def cmd_kyc(args: argparse.Namespace) -> int:
-    try:
-        account = address_from_text(args.address)
-    except ValueError as e:
-        raise CliError(str(e)) from None
-    return _submit(args, SetKyc(account, bool(args.attest)))
+    return _submit(args, SetKyc(_address_arg(args.address), bool(args.attest)))
 
 
 def cmd_rotate_key(args: argparse.Namespace) -> int:

@@ -124,10 +124,7 @@ def cmd_crypto(args: argparse.Namespace) -> int:
         print("error: --batch and --rounds must be >= 1", file=sys.stderr)
         return 2
     result = crypto.run(args.batch, args.rounds, lambda msg: print(msg, file=sys.stderr, flush=True))
-    path = write_result("crypto", result, args.out_dir)
-    print(json.dumps(result, indent=2) if args.json else crypto.format_table(result))
-    print(f"result written to {path}", file=sys.stderr)
-    return 0
+    return _report(args, "crypto", result, crypto.format_table)
 
 
 def cmd_security(args: argparse.Namespace) -> int:
@@ -136,10 +133,7 @@ def cmd_security(args: argparse.Namespace) -> int:
     from aurigraph.bench import security
 
     result = security.run(args.txs, args.signatures, args.rounds, lambda msg: print(msg, file=sys.stderr, flush=True))
-    path = write_result("security", result, args.out_dir)
-    print(json.dumps(result, indent=2) if args.json else security.format_table(result))
-    print(f"result written to {path}", file=sys.stderr)
-    return 0
+    return _report(args, "security", result, security.format_table)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -149,18 +143,20 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     result = index.run(args.postgres_dsn, args.blocks, args.txs_per_block, args.senders, args.batch_blocks,
                        args.rounds, lambda msg: print(msg, file=sys.stderr, flush=True))
-    path = write_result("index", result, args.out_dir)
-    print(json.dumps(result, indent=2) if args.json else index.format_table(result))
-    print(f"result written to {path}", file=sys.stderr)
-    return 0
+    return _report(args, "index", result, index.format_table)
 
 
 def cmd_consensus(args: argparse.Namespace) -> int:
     if min(args.entries, args.rounds, args.window) < 1:
         raise CliError("--entries, --rounds and --window must be >= 1")
     result = consensus.run(args.entries, args.rounds, args.window, lambda msg: print(msg, file=sys.stderr, flush=True))
-    path = write_result("consensus", result, args.out_dir)
-    print(json.dumps(result, indent=2) if args.json else consensus.format_table(result))
+    return _report(args, "consensus", result, consensus.format_table)
+
+
+def _report(args: argparse.Namespace, name: str, result: dict, format_table) -> int:
+    """Write the result under --out-dir, print it (a table, or JSON with --json), say where it went."""
+    path = write_result(name, result, args.out_dir)
+    print(json.dumps(result, indent=2) if args.json else format_table(result))
     print(f"result written to {path}", file=sys.stderr)
     return 0
 
@@ -219,10 +215,7 @@ def cmd_node(args: argparse.Namespace) -> int:
     result.update(txs=result["committed"], replicas=replicas, scheme=plan.scheme.label, batch_size=plan.batch_size,
                   concurrency=plan.concurrency, rate_tps=plan.rate_tps, bare_verify_tps=round(bare, 1),
                   cpus=os.cpu_count(), tps_over_bare_verify=round(result["committed_tps"] / bare, 3))
-    path = write_result("node", result, args.out_dir)
-    print(json.dumps(result, indent=2) if args.json else node_bench.format_result(result))
-    print(f"result written to {path}", file=sys.stderr)
-    return 0
+    return _report(args, "node", result, node_bench.format_result)
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
@@ -261,10 +254,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
             tmp.cleanup()
     print(file=sys.stderr)
     result.update(via=args.via, cpus=os.cpu_count())
-    path = write_result(f"gateway-{args.via}", result, args.out_dir)
-    print(json.dumps(result, indent=2) if args.json else gateway.format_result(result))
-    print(f"result written to {path}", file=sys.stderr)
-    return 0
+    return _report(args, f"gateway-{args.via}", result, gateway.format_result)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -273,10 +263,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.txs < 2:
         raise CliError("--txs must be >= 2")
     result = models.run(args.seed, args.txs, lambda msg: print(msg, file=sys.stderr, flush=True))
-    path = write_result("models", result, args.out_dir)
-    print(json.dumps(result, indent=2) if args.json else models.format_result(result))
-    print(f"result written to {path}", file=sys.stderr)
-    return 0
+    return _report(args, "models", result, models.format_result)
 
 
 def cmd_optimizer(args: argparse.Namespace) -> int:
@@ -290,10 +277,7 @@ def cmd_optimizer(args: argparse.Namespace) -> int:
         raise CliError("give at least one --fixed setting, --peak-tps > 0, --replicas >= 1 and --rounds >= 1")
     result = adaptive.run(fixed, args.seed, args.peak_tps, args.replicas, args.rounds, _progress)
     print(file=sys.stderr)
-    path = write_result("optimizer", result, args.out_dir)
-    print(json.dumps(result, indent=2) if args.json else adaptive.format_result(result))
-    print(f"result written to {path}", file=sys.stderr)
-    return 0
+    return _report(args, "optimizer", result, adaptive.format_result)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -305,7 +289,4 @@ def cmd_sync(args: argparse.Namespace) -> int:
         raise CliError("--txs, --senders, --accounts and --snapshot-every-txs must be >= 1")
     plan = sync.Plan(args.txs, args.senders, args.accounts, every)
     result = sync.run(plan, lambda msg: print(msg, file=sys.stderr, flush=True), args.work_dir)
-    path = write_result("sync", result, args.out_dir)
-    print(json.dumps(result, indent=2) if args.json else sync.format_result(result))
-    print(f"result written to {path}", file=sys.stderr)
-    return 0
+    return _report(args, "sync", result, sync.format_result)
