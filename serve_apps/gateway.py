@@ -8,7 +8,6 @@ application, Serve's gRPC proxy routes every call to it without `application` me
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 from ray import serve
@@ -18,6 +17,7 @@ from aurigraph import telemetry
 from serve_apps.grpc_ingress import SERVICER_FUNCTIONS, GrpcMethods
 from serve_apps.grpc_tls import TlsTerminator
 from serve_apps.node_api import NodeApi
+from serve_apps.ports import PortReservation, wait_listening
 from serve_apps.rest.app import create_app
 from serve_apps.service import GatewayService
 from serve_apps.settings import GatewaySettings
@@ -70,6 +70,9 @@ def set_proxy_environment(settings: GatewaySettings, data_dir: Path) -> None:
     # when the peer is loopback, so a local client could pick its address. An empty list trusts no
     # peer: the gateway reads X-Forwarded-For itself, from trusted proxies only (serve_apps/allowlist.py).
     os.environ["FORWARDED_ALLOW_IPS"] = ""
+    # The proxies bind with SO_REUSEPORT (Serve's default), so they can take over the ports that
+    # `aurigraph up` reserved before Ray started (serve_apps/ports.py).
+    os.environ["SERVE_SOCKET_REUSE_PORT_ENABLED"] = "1"
     if settings.tls:
         conf = data_dir / "openssl-tls13.cnf"
         conf.write_text(TLS13_OPENSSL_CONF)
@@ -77,26 +80,33 @@ def set_proxy_environment(settings: GatewaySettings, data_dir: Path) -> None:
 
 
 _grpc_tls: TlsTerminator | None = None  # with TLS: in front of Serve's gRPC proxy, in this process
+LISTEN_TIMEOUT_S = 120  # Serve's proxies start with the controller: seconds on a loaded machine
 
 
-def start_gateway(settings: GatewaySettings) -> None:
+def start_gateway(settings: GatewaySettings, reservations: list[PortReservation] = ()) -> None:
     """Start Serve's proxies on the configured ports and deploy the gateway (Ray is connected).
-    With TLS, gRPC is TLS 1.3 too: Serve's gRPC proxy moves to an internal port behind a TLS
-    terminator on the gRPC port, which runs in this process until `stop_gateway` (grpc_tls.py)."""
+    Each of the `reservations` of `reserve_gateway_ports` is released once something listens on
+    its port, before this returns. With TLS, gRPC is TLS 1.3 too: Serve's gRPC proxy listens on the
+    internal port behind a TLS terminator on the gRPC port, which runs in this process until
+    `stop_gateway` (grpc_tls.py)."""
     global _grpc_tls
-    grpc_port = settings.grpc_port
-    if settings.tls and settings.grpc_port:
-        grpc_port = settings.grpc_internal_port or _free_port()
+    grpc_port = settings.grpc_port or 0
+    if settings.tls and settings.grpc_port is not None:
+        grpc_port = settings.grpc_internal_port
         _grpc_tls = TlsTerminator(settings.http_host, settings.grpc_port, "127.0.0.1", grpc_port,
                                   settings.ssl_certfile, settings.ssl_keyfile)
         _grpc_tls.start()
     http = HTTPOptions(host=settings.http_host, port=settings.http_port,
                        ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
                        ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None)
-    grpc = gRPCOptions(port=grpc_port, grpc_servicer_functions=SERVICER_FUNCTIONS if settings.grpc_port else [])
+    grpc = gRPCOptions(port=grpc_port,
+                       grpc_servicer_functions=SERVICER_FUNCTIONS if settings.grpc_port is not None else [])
     serve.start(http_options=http, grpc_options=grpc)
     app = Gateway.options(num_replicas=settings.replicas).bind(settings.model_dump_json())
     serve.run(app, name=APP_NAME, route_prefix="/", blocking=False)
+    for reservation in reservations:
+        wait_listening(reservation.host, reservation.port, LISTEN_TIMEOUT_S)
+        reservation.release()
 
 
 def stop_gateway() -> None:
@@ -105,9 +115,3 @@ def stop_gateway() -> None:
         _grpc_tls.stop()
         _grpc_tls = None
     serve.shutdown()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET6 if socket.has_ipv6 else socket.AF_INET) as s:
-        s.bind(("", 0))
-        return s.getsockname()[1]

@@ -25,7 +25,7 @@ per client, and never mistaken for a local one. The gateway cannot tell remote T
 addresses (docs/security.md, limits).
 
     t = TlsTerminator("0.0.0.0", 9000, "127.0.0.1", 9443, cert, key)
-    t.start()      # listening when it returns; raises OSError if the port is taken
+    t.start()      # listening when it returns (t.port: the port, also after port 0); OSError if taken
     ...
     t.stop()
 """
@@ -92,8 +92,13 @@ class TlsTerminator:
         self._tasks: set[asyncio.Task] = set()
 
     def start(self) -> None:
-        """Listen (raises OSError here if the port is taken) and serve from a daemon thread."""
-        self._listener = socket.create_server((self.host, self.port), backlog=1024)
+        """Listen (raises OSError here if the port is taken; port 0: any free port, in `port`
+        afterwards) and serve from a daemon thread. SO_REUSEPORT, so that it takes over a port
+        that `aurigraph up` reserved (serve_apps/ports.py)."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        self._listener = socket.create_server((self.host, self.port), family=family, backlog=1024,
+                                              reuse_port=True)
+        self.port = self._listener.getsockname()[1]
         self._listener.setblocking(False)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="grpc-tls-terminator", daemon=True)

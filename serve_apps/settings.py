@@ -17,8 +17,10 @@ class GatewaySettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     http_host: str = "127.0.0.1"
-    http_port: int = Field(8000, ge=1, le=65535)
-    grpc_port: int = Field(9000, ge=0, le=65535)  # 0: no gRPC ingress
+    # Port 0: any free port, which `aurigraph up` reserves before Ray starts and reports
+    # (serve_apps/ports.py); the settings handed to the deployment carry the port it got.
+    http_port: int = Field(8000, ge=0, le=65535)
+    grpc_port: int | None = Field(9000, ge=0, le=65535)  # None: no gRPC ingress
     # With TLS, Serve's plain-text gRPC proxy listens here (all interfaces: Serve has no host option;
     # firewall it) behind the TLS 1.3 terminator on grpc_port (serve_apps/grpc_tls.py). 0: a free port.
     grpc_internal_port: int = Field(0, ge=0, le=65535)

@@ -1,6 +1,7 @@
 """The baseline of `aurigraph bench gateway`: a bare endpoint doing the least a gateway must (read
 the body, answer a small protobuf), on the same protocol and client, so the gateway's overhead is a
-ratio. Runs in its own process: `python -m aurigraph.bench.bare rest|grpc PORT`.
+ratio. Runs in its own process: `python -m aurigraph.bench.bare rest|grpc`, on a port the kernel
+picks, which it prints first, as `PORT <n>` on a line of its own, once it is bound.
 
 REST: FastAPI on plain uvicorn (no Serve), `POST /v11/transactions` and `/v11/transactions/batch`.
 gRPC: a grpc.aio server with `SubmitTransaction` and `BatchSubmitTransactions`.
@@ -9,6 +10,7 @@ gRPC: a grpc.aio server with `SubmitTransaction` and `BatchSubmitTransactions`.
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 
 import grpc
@@ -18,7 +20,11 @@ from fastapi import FastAPI, Request, Response
 from aurigraph.codec.node import pending_ack, pending_acks
 
 
-def serve_rest(port: int) -> None:
+def _say_port(port: int) -> None:
+    print(f"PORT {port}", flush=True)
+
+
+def serve_rest() -> None:
     app = FastAPI()
 
     @app.post("/v11/transactions")
@@ -30,10 +36,12 @@ def serve_rest(port: int) -> None:
     async def submit_batch(request: Request) -> Response:
         return Response(pending_acks(await request.body()), 200, media_type="application/x-protobuf")
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    sock = socket.create_server(("127.0.0.1", 0))  # bound and listening before the port is said
+    _say_port(sock.getsockname()[1])
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
 
 
-def serve_grpc(port: int) -> None:
+def serve_grpc() -> None:
     async def submit(request: bytes, context) -> bytes:
         return pending_ack()
 
@@ -45,13 +53,13 @@ def serve_grpc(port: int) -> None:
         handlers = {"SubmitTransaction": grpc.unary_unary_rpc_method_handler(submit),
                     "BatchSubmitTransactions": grpc.unary_unary_rpc_method_handler(submit_batch)}
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("aurigraph.v1.TransactionService", handlers),))
-        server.add_insecure_port(f"127.0.0.1:{port}")
+        port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
+        _say_port(port)
         await server.wait_for_termination()
 
     asyncio.run(main())
 
 
 if __name__ == "__main__":
-    via, port = sys.argv[1], int(sys.argv[2])
-    serve_rest(port) if via == "rest" else serve_grpc(port)
+    serve_rest() if sys.argv[1] == "rest" else serve_grpc()

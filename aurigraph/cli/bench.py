@@ -223,7 +223,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     import tempfile
 
     from aurigraph.bench import gateway
-    from aurigraph.bench.stack import free_port, spawn_up
+    from aurigraph.bench.stack import spawn_up
     from aurigraph.keystore import load_keypair
     from aurigraph.node.datadir import DataDir
 
@@ -231,9 +231,13 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         raise CliError("--single-txs, --batch-txs, --batch-size and --concurrency must be >= 1")
     plan = gateway.Plan(args.single_txs, args.batch_txs, args.batch_size, args.concurrency)
     stack, tmp = None, None
-    bare_port = free_port()
-    bare = subprocess.Popen([sys.executable, "-m", "aurigraph.bench.bare", args.via, str(bare_port)])  # nosec B603  # this interpreter, a fixed module, argv list, no shell
+    bare = subprocess.Popen([sys.executable, "-m", "aurigraph.bench.bare", args.via], stdout=subprocess.PIPE,  # nosec B603  # this interpreter, a fixed module, argv list, no shell
+                            text=True)
     try:
+        said = bare.stdout.readline()  # "PORT <n>", once it listens on a port the kernel picked
+        if not said.startswith("PORT "):
+            raise CliError(f"the bare baseline endpoint did not start (exit status {bare.poll()})")
+        bare_port = int(said.split()[1])
         if args.url:
             url, data = args.url, DataDir(args.data_dir)
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import threading
@@ -21,7 +22,9 @@ from aurigraph.keystore import KeystoreError, open_node_keystore
 from aurigraph.node.config import NodeSettings
 from aurigraph.node.datadir import DataDir, check_node_keys, prepare
 from aurigraph.node.ray_auth import configure_ray_auth
+from aurigraph.storage.durable import replace_file
 from serve_apps.allowlist import read_network_file
+from serve_apps.ports import PortInUseError, PortReservation, reserve_gateway_ports
 from serve_apps.settings import GatewaySettings
 
 POSTGRES_DSN_ENV = "AURIGRAPH_POSTGRES_DSN"  # keeps a password off the command line (and `ps`)
@@ -40,8 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-wait-ms", type=int, default=defaults.batch_wait_ms)
     gw = GatewaySettings()
     p.add_argument("--http-host", default=gw.http_host, help="REST/WebSocket listen address (0.0.0.0: all)")
-    p.add_argument("--http-port", type=int, default=gw.http_port)
-    p.add_argument("--grpc-port", type=int, default=gw.grpc_port, help="0: no gRPC ingress")
+    p.add_argument("--http-port", type=int, default=gw.http_port,
+                   help="REST/WebSocket port (0: any free port; the one taken is printed and in <data-dir>/endpoints.json)")
+    p.add_argument("--grpc-port", type=int, default=gw.grpc_port, help="gRPC port (0: any free port, as --http-port)")
+    p.add_argument("--no-grpc", action="store_true", help="no gRPC ingress")
     p.add_argument("--gateway-replicas", type=int, default=gw.replicas)
     p.add_argument("--api-keys", type=Path, help="API keys file (aurigraph apikey new); default: no keys asked")
     p.add_argument("--allow-submit", action="append", default=[], metavar="NETWORK",
@@ -104,7 +109,8 @@ def settings_from_args(args: argparse.Namespace) -> NodeSettings:
 
 def gateway_settings_from_args(args: argparse.Namespace, data: DataDir) -> GatewaySettings:
     try:
-        return GatewaySettings(http_host=args.http_host, http_port=args.http_port, grpc_port=args.grpc_port,
+        return GatewaySettings(http_host=args.http_host, http_port=args.http_port,
+                               grpc_port=None if args.no_grpc else args.grpc_port,
                                replicas=args.gateway_replicas, api_keys_file=args.api_keys,
                                rate_limit_per_s=args.rate_limit, rate_limit_burst=args.rate_limit_burst,
                                redis_url=args.redis_url, postgres_dsn=args.postgres_dsn or None,
@@ -137,6 +143,35 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise CliError(str(e)) from None
     if len(genesis.validators) != settings.replicas:
         settings = settings.model_copy(update={"replicas": len(genesis.validators)})
+    data = DataDir(settings.data_dir)
+    data.endpoints.unlink(missing_ok=True)  # a node that crashed left it
+    gateway, reservations = _reserve_ports(gateway, local=args.address is None)
+    try:
+        return _run(args, settings, gateway, reservations, genesis.chain_id)
+    finally:
+        for r in reservations:
+            r.release()
+        data.endpoints.unlink(missing_ok=True)
+
+
+def _reserve_ports(gateway: GatewaySettings, *, local: bool) -> tuple[GatewaySettings, list[PortReservation]]:
+    """With a local Ray, the gateway's ports are reserved before Ray starts, so nothing Ray starts
+    can take them (serve_apps/ports.py). A cluster's proxies run on its machines, in its
+    environment: their ports are the cluster's to keep free, and port 0 cannot be resolved here."""
+    if not local:
+        if gateway.http_port == 0 or gateway.grpc_port == 0 or (gateway.tls and gateway.grpc_internal_port == 0
+                                                                 and gateway.grpc_port is not None):
+            raise CliError("port 0 (any free port) needs a local Ray: with --address, give the ports "
+                           "(--http-port, --grpc-port and with TLS --grpc-internal-port)")
+        return gateway, []
+    try:
+        return reserve_gateway_ports(gateway)
+    except PortInUseError as e:
+        raise CliError(f"{e.strerror}: choose another port, or 0 for any free one") from None
+
+
+def _run(args: argparse.Namespace, settings: NodeSettings, gateway: GatewaySettings,
+         reservations: list[PortReservation], chain_id: str) -> int:
     configure_ray_auth(DataDir(settings.data_dir), local=args.address is None)
     from serve_apps.gateway import set_proxy_environment, start_gateway, stop_gateway
 
@@ -145,28 +180,27 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     print(f"starting Ray {'at ' + args.address if args.address else 'locally'} …", flush=True)
     node = start_node(settings, address=args.address)
-    print(f"node up: chain {genesis.chain_id} at height {node.height}, {settings.replicas} replicas "
+    print(f"node up: chain {chain_id} at height {node.height}, {settings.replicas} replicas "
           f"(leader: replica {node.leader}), "
           f"{settings.validators} validators, {settings.shards} shards"
           f"{', indexing into PostgreSQL' if settings.postgres_dsn else ''}"
           f"{', optimizer on' if settings.optimizer else ''}", flush=True)
     print("starting the gateway …", flush=True)
     try:
-        start_gateway(gateway)
+        start_gateway(gateway, reservations)
     except Exception as e:  # noqa: BLE001 - e.g. a port in use: say so in one line, leave nothing running
         stop_gateway()
         node.stop()
         raise CliError(f"the gateway did not start: {e}") from None
-    scheme = "https" if gateway.tls else "http"
-    print(f"REST  {scheme}://{gateway.http_host}:{gateway.http_port}/v11  "
-          f"(docs: {scheme}://{gateway.http_host}:{gateway.http_port}/api/docs, "
-          f"stream: ws{'s' if gateway.tls else ''}://{gateway.http_host}:{gateway.http_port}/v11/stream)", flush=True)
-    if gateway.grpc_port:
-        print(f"gRPC  {'grpcs' if gateway.tls else 'grpc'}://{gateway.http_host}:{gateway.grpc_port}", flush=True)
+    endpoints = _endpoints(gateway, node.address)
+    print(f"REST  {endpoints['rest']}  (docs: {endpoints['docs']}, stream: {endpoints['stream']})", flush=True)
+    if endpoints["grpc"]:
+        print(f"gRPC  {endpoints['grpc']}", flush=True)
     if gateway.submit_allowlist:
         print(f"submissions only from {', '.join(str(n) for n in gateway.submit_allowlist)}", flush=True)
     print(f"Ray   --address {node.address}  (e.g. aurigraph bench node --address {node.address} "
           f"--data-dir {settings.data_dir})", flush=True)
+    replace_file(DataDir(settings.data_dir).endpoints, json.dumps(endpoints, indent=2).encode() + b"\n")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with contextlib.suppress(KeyboardInterrupt):
@@ -175,3 +209,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     stop_gateway()
     node.stop()
     return 0
+
+
+def _endpoints(gateway: GatewaySettings, ray_address: str) -> dict:
+    """What `<data-dir>/endpoints.json` holds while the node serves (the same as the printed lines):
+    the URLs and ports it listens on, the Ray address, and the pid of this `aurigraph up`."""
+    host = f"[{gateway.http_host}]" if ":" in gateway.http_host else gateway.http_host
+    http = f"{'https' if gateway.tls else 'http'}://{host}:{gateway.http_port}"
+    grpc = None if gateway.grpc_port is None else f"{'grpcs' if gateway.tls else 'grpc'}://{host}:{gateway.grpc_port}"
+    return {"rest": f"{http}/v11", "docs": f"{http}/api/docs",
+            "stream": f"{'wss' if gateway.tls else 'ws'}://{host}:{gateway.http_port}/v11/stream",
+            "grpc": grpc, "http_port": gateway.http_port, "grpc_port": gateway.grpc_port,
+            "ray_address": ray_address, "pid": os.getpid()}

@@ -109,6 +109,12 @@ class DataDir:
         """The Ray auth token of a node on a local Ray instance (see `actors.launcher`)."""
         return self.root / "keys" / "ray_auth_token"
 
+    @property
+    def endpoints(self) -> Path:
+        """Where the running `aurigraph up` says it can be reached (JSON: see `aurigraph.cli.up`);
+        there only while it serves."""
+        return self.root / "endpoints.json"
+
     def replica(self, node_id: int) -> Path:
         return self.root / f"replica-{node_id}"
 

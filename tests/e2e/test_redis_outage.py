@@ -61,4 +61,4 @@ def test_redis_killed_and_restarted_under_load_loses_nothing(tmp_path_factory):
         assert _metric(text, "aurigraph_cache_hits_total") >= 1
     finally:
         stack.stop()
-        redis.kill()
+        redis.close()

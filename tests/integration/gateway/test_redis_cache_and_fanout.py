@@ -26,7 +26,7 @@ def redis_server(tmp_path):
     server = PrivateRedis(tmp_path)
     server.start()
     yield server
-    server.kill()
+    server.close()
 
 
 @pytest.fixture(autouse=True)

@@ -5,9 +5,15 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import httpx
+
+from aurigraph.client import Client
 
 EXE = str(Path(sys.executable).with_name("aurigraph"))
 ROOT = Path(__file__).resolve().parents[3]
@@ -20,7 +26,8 @@ def run(*args: str, timeout: int = 240) -> subprocess.CompletedProcess:
 def test_up_then_bench_attaches_with_the_token_then_restart_continues(tmp_path):
     """The operator's path: `aurigraph up`, a client in another process (sharing the cluster's Ray
     token through the data dir), Ctrl-C (SIGTERM), and a restart that continues the same chain."""
-    up = subprocess.Popen([EXE, "up", "--data-dir", str(tmp_path), "--validators", "1", "--shards", "1"],
+    up = subprocess.Popen([EXE, "up", "--data-dir", str(tmp_path), "--validators", "1", "--shards", "1",
+                           "--http-port", "0", "--grpc-port", "0"],
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = []
@@ -30,6 +37,15 @@ def test_up_then_bench_attaches_with_the_token_then_restart_continues(tmp_path):
             lines.append(line)
         output = "".join(lines)
         assert "node up: chain aurigraph-devnet at height 0, 3 replicas" in output
+        # Port 0: the ports the kernel gave, on the printed lines and in endpoints.json, and served.
+        endpoints = _endpoints_once_written(tmp_path / "endpoints.json")
+        assert endpoints["pid"] == up.pid and 0 not in (endpoints["http_port"], endpoints["grpc_port"])
+        assert f"REST  http://127.0.0.1:{endpoints['http_port']}/v11" in output
+        assert f"gRPC  grpc://127.0.0.1:{endpoints['grpc_port']}" in output
+        assert endpoints["rest"] == f"http://127.0.0.1:{endpoints['http_port']}/v11"
+        assert httpx.get(f"{endpoints['rest']}/health", timeout=30).status_code == 200
+        with Client(endpoints["grpc"]) as node:
+            assert node.status().leader_id > 0
         address = re.search(r"--address (\S+)", output).group(1)
         token = tmp_path / "keys" / "ray_auth_token"
         assert token.exists() and oct(token.stat().st_mode & 0o777) == "0o600"
@@ -40,8 +56,10 @@ def test_up_then_bench_attaches_with_the_token_then_restart_continues(tmp_path):
     finally:
         up.send_signal(signal.SIGTERM)
         assert up.wait(timeout=60) == 0
+    assert not (tmp_path / "endpoints.json").exists(), "a stopped node still says where it serves"
     genesis = (tmp_path / "genesis.json").read_text()
-    again = run("up", "--data-dir", str(tmp_path), "--validators", "1", "--shards", "1", "--run-for-s", "1")
+    again = run("up", "--data-dir", str(tmp_path), "--validators", "1", "--shards", "1", "--run-for-s", "1",
+                "--http-port", "0", "--grpc-port", "0")
     assert again.returncode == 0, again.stderr[-2000:]
     assert f"using {tmp_path / 'genesis.json'}" in again.stdout
     assert (tmp_path / "genesis.json").read_text() == genesis
@@ -52,6 +70,24 @@ def test_up_then_bench_attaches_with_the_token_then_restart_continues(tmp_path):
 def test_up_rejects_bad_settings(tmp_path):
     bad = run("up", "--data-dir", str(tmp_path), "--replicas", "0", timeout=60)
     assert bad.returncode == 2 and "replicas" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_up_refuses_a_port_in_use_before_starting_anything(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as taken:  # something already listens there
+        port = taken.getsockname()[1]
+        for flag in ("--http-port", "--grpc-port"):
+            other = "--grpc-port" if flag == "--http-port" else "--http-port"
+            bad = run("up", "--data-dir", str(tmp_path), flag, str(port), other, "0", timeout=120)
+            assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
+            assert f":{port} is not free" in bad.stderr and "starting Ray" not in bad.stdout, (bad.stdout, bad.stderr)
+
+
+def _endpoints_once_written(path: Path, timeout_s: float = 60) -> dict:
+    deadline = time.monotonic() + timeout_s  # written just after the lines are printed
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} was not written"
+        time.sleep(0.05)
+    return json.loads(path.read_text())
 
 
 def test_bench_node_writes_the_documented_result(tmp_path):

@@ -23,12 +23,6 @@ from tests.e2e.conftest import start_stack
 ECHO = "/test.Echo/Say"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tls")
@@ -54,9 +48,10 @@ def echo_server():
 
 @pytest.fixture
 def terminator(certs, echo_server):
-    t = TlsTerminator("127.0.0.1", _free_port(), "127.0.0.1", echo_server, certs / "server.pem", certs / "server.key",
+    t = TlsTerminator("127.0.0.1", 0, "127.0.0.1", echo_server, certs / "server.pem", certs / "server.key",
                       max_connections=3, handshake_timeout_s=1.0)
     t.start()
+    assert t.port != 0  # the port the kernel picked
     yield t
     t.stop()
 

@@ -262,7 +262,7 @@ def test_a_node_signs_its_blocks_with_the_hsm_key(hsm):
 
     root = Path(__file__).resolve().parents[3]
     stack = spawn_up(hsm.data.root, "--replicas", "1", "--validators", "1", "--shards", "1",
-                     "--rate-limit", "0", "--grpc-port", "0", "--keystore", "pkcs11", "--hsm-module", str(MODULE),
+                     "--rate-limit", "0", "--no-grpc", "--keystore", "pkcs11", "--hsm-module", str(MODULE),
                      "--hsm-token", TOKEN, cwd=root)
     try:
         (validator,) = hsm.data.load_genesis().validators
