@@ -15,7 +15,6 @@ transactions / (first send → last commit). Per-phase p99 finality shows where 
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import tempfile
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from aurigraph.ml.synthetic import load_trace
+from aurigraph.node.config import usable_cpus
 
 TICK_S = 0.1
 SENDERS = 512
@@ -219,7 +219,7 @@ def run(fixed: list[Setting], seed: int, peak_tps: float, replicas: int, rounds:
     runs = [_median_run(r) for r in per_setting]
     adaptive, fixed_runs, bare = runs[0], runs[1:-1], runs[-1]
     best = max(fixed_runs, key=lambda r: (r["committed_tps"], -r["finality_ms"]["p99"]))
-    return {"seed": seed, "peak_tps": peak_tps, "replicas": replicas, "cpus": os.cpu_count(), "rounds": rounds,
+    return {"seed": seed, "peak_tps": peak_tps, "replicas": replicas, "cpus": usable_cpus(), "rounds": rounds,
             "trace_txs": int(sum(n for n, _ in ticks(rates))), "runs": runs, "best_fixed": best["label"],
             "adaptive_tps_over_best_fixed": round(adaptive["committed_tps"] / best["committed_tps"], 3),
             "adaptive_p99_over_best_fixed": round(adaptive["finality_ms"]["p99"] / best["finality_ms"]["p99"], 3),

@@ -9,7 +9,6 @@ committed response time. The headline ratio is committed TPS / bare all-core ver
 
 from __future__ import annotations
 
-import os
 import statistics
 import threading
 import time
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from aurigraph.codec import decode_signed, encode_signed, sign_transaction
 from aurigraph.crypto import Scheme, generate_keypair, verify_batch
 from aurigraph.ledger import Transfer, TxBody
+from aurigraph.node.config import usable_cpus
 
 SENDERS_PER_CLIENT = 16
 
@@ -39,7 +39,7 @@ def _verify_chunk(wire: list[bytes]) -> int:
 
 def bare_verify_tps(wire: list[bytes]) -> float:
     """All-core verification rate of exactly these transactions (decode + verify, no node)."""
-    workers = os.cpu_count() or 1
+    workers = usable_cpus()
     chunks = [wire[i::workers] for i in range(workers)]
     with ProcessPoolExecutor(workers) as pool:
         list(pool.map(_verify_chunk, [c[:10] for c in chunks]))  # warm the worker processes

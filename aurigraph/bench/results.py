@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
 from pathlib import Path
+
+from aurigraph.node.config import usable_cpus
 
 DEFAULT_RESULTS_DIR = Path("benchmarks/results")
 
@@ -18,7 +19,7 @@ def write_result(name: str, result: dict, out_dir: Path = DEFAULT_RESULTS_DIR) -
     document = {
         "benchmark": name,
         "utc": stamp,
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {"python": platform.python_version(), "cpus": usable_cpus(), "platform": platform.platform()},
         **result,
     }
     path = out_dir / f"{name}-{stamp}.json"

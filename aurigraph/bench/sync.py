@@ -29,7 +29,6 @@ catching up by replaying the whole chain instead (labelled as an estimate).
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import shutil
 import tempfile
@@ -45,6 +44,7 @@ from aurigraph.codec.consensus import decode_message_batch, encode_message_batch
 from aurigraph.consensus import ConfChange, ConfChangeType, Config, ConfState
 from aurigraph.crypto import KeyPair, Scheme, generate_keypair
 from aurigraph.ledger import ChainParams, Genesis, Transfer, TxBody, Validator, block_hash
+from aurigraph.node.config import usable_cpus
 from aurigraph.node.replica import DriverSettings, ReplicaDriver, TxStatus, messages_by_peer
 from aurigraph.storage.ledger_store import LedgerStore
 from aurigraph.storage.raft_log import RocksRaftStorage
@@ -197,7 +197,7 @@ def _run(plan: Plan, root: Path, progress: Callable[[str], None]) -> dict:
     tx_ms = group.clock_ms
 
     chunks = [(first, min(BLOCK_TXS, plan.txs - first)) for first in range(0, plan.txs, BLOCK_TXS)]
-    workers = max(1, (os.cpu_count() or 1) - 1)  # one core drives the replicas
+    workers = max(1, usable_cpus() - 1)  # one core drives the replicas
     progress(f"building a chain of {plan.txs:,} transactions ({plan.senders:,} senders, {plan.accounts:,} "
              f"recipient accounts, blocks of {BLOCK_TXS:,}); signing on {workers} worker process(es) …")
     started = time.perf_counter()
@@ -280,7 +280,7 @@ def _run(plan: Plan, root: Path, progress: Callable[[str], None]) -> dict:
         "ratio": round(sync_s / baseline_s, 2),
         "snapshot_phase_over_install_only": round(first_head_s[0] / install_s, 2) if install_s else None,
         "full_replay_estimate_s": round(plan.txs * follower_us / 1e6, 1),
-        "target_s": TARGET_S, "cpus": os.cpu_count(),
+        "target_s": TARGET_S, "cpus": usable_cpus(),
     }
     for i in list(group.drivers):
         group.stop(i)

@@ -181,7 +181,7 @@ def cmd_node(args: argparse.Namespace) -> int:
     from actors.supervisor import INGRESS_NAME, NAMESPACE
     from aurigraph.bench import node as node_bench
     from aurigraph.keystore import load_keypair
-    from aurigraph.node.config import NodeSettings
+    from aurigraph.node.config import NodeSettings, usable_cpus
 
     if min(args.txs, args.batch_size, args.concurrency, args.replicas) < 1 or args.txs < args.concurrency:
         raise CliError("--txs, --batch-size, --concurrency and --replicas must be >= 1, and --txs >= --concurrency")
@@ -214,7 +214,7 @@ def cmd_node(args: argparse.Namespace) -> int:
     print(file=sys.stderr)
     result.update(txs=result["committed"], replicas=replicas, scheme=plan.scheme.label, batch_size=plan.batch_size,
                   concurrency=plan.concurrency, rate_tps=plan.rate_tps, bare_verify_tps=round(bare, 1),
-                  cpus=os.cpu_count(), tps_over_bare_verify=round(result["committed_tps"] / bare, 3))
+                  cpus=usable_cpus(), tps_over_bare_verify=round(result["committed_tps"] / bare, 3))
     return _report(args, "node", result, node_bench.format_result)
 
 
@@ -225,6 +225,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     from aurigraph.bench import gateway
     from aurigraph.bench.stack import spawn_up
     from aurigraph.keystore import load_keypair
+    from aurigraph.node.config import usable_cpus
     from aurigraph.node.datadir import DataDir
 
     if min(args.single_txs, args.batch_txs, args.batch_size, args.concurrency) < 1:
@@ -257,7 +258,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         if tmp is not None:
             tmp.cleanup()
     print(file=sys.stderr)
-    result.update(via=args.via, cpus=os.cpu_count())
+    result.update(via=args.via, cpus=usable_cpus())
     return _report(args, f"gateway-{args.via}", result, gateway.format_result)
 
 

@@ -5,6 +5,7 @@ Times at this edge are in milliseconds (`_ms`); the consensus core gets ticks, d
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Literal
@@ -13,6 +14,22 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aurigraph.consensus import Config
 
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota (a
+    container's `--cpus`, rounded up), as Ray counts them. `os.cpu_count()` is the host's count,
+    which in a container can be many times what the node may use."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = CGROUP_CPU_MAX.read_text().split()
+        if quota != "max":
+            n = min(n, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):  # no cgroup v2 quota here
+        pass
+    return max(1, n)
+
 
 class NodeSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -20,7 +37,7 @@ class NodeSettings(BaseModel):
     data_dir: Path = Path("data")
     chain_id: str = Field("aurigraph-devnet", min_length=1, max_length=64)
     replicas: int = Field(3, ge=1, le=15)
-    validators: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
+    validators: int = Field(default_factory=usable_cpus, ge=1, le=64)
     shards: int = Field(2, ge=1, le=64)
     tick_ms: int = Field(20, ge=1, le=1000)
     # A replica's loop is busy for the whole of a block (about 170 µs a transaction on a 2-core

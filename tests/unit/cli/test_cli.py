@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from aurigraph.codec import signed_from_json
 from aurigraph.codec.genesis import genesis_from_json
 from aurigraph.crypto import address_from_text
 from aurigraph.ledger import ChainParams, StatelessValidator
+from aurigraph.node.config import usable_cpus
 from tests.conftest import NOW_MS
 from tests.unit.cli.conftest import PASSPHRASE, run
 
@@ -150,7 +150,7 @@ def test_bench_crypto_writes_a_result(tmp_path, capsys):
     assert {r["scheme"] for r in result["schemes"]} == {"ed25519", "ml-dsa-87", "hybrid"}
     assert all(r["bare_verify_per_s"] > 0 and r["batch_verify_ratio"] > 0 for r in result["schemes"])
     files = list(tmp_path.glob("crypto-*.json"))
-    assert len(files) == 1 and json.loads(files[0].read_text())["machine"]["cpus"] == os.cpu_count()
+    assert len(files) == 1 and json.loads(files[0].read_text())["machine"]["cpus"] == usable_cpus()
 
 
 def test_installed_entry_point_runs():
