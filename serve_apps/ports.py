@@ -62,6 +62,10 @@ class PortReservation:
         self._socket: socket.socket | None = _bound(host, port, reuse_addr=bool(port), reuse_port=True)
         self.port: int = self._socket.getsockname()[1]
 
+    @property
+    def released(self) -> bool:
+        return self._socket is None
+
     def release(self) -> None:
         if self._socket is not None:
             self._socket.close()

@@ -6,9 +6,11 @@ Soak runs (`@pytest.mark.slow`) stay out of the default run; select them with `-
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from aurigraph.codec import encode_block, sign_transaction
 from aurigraph.codec.blocks import encode_block_record
@@ -26,6 +28,29 @@ from aurigraph.ledger import (
     build_block,
     genesis_block,
 )
+
+# The machine's environment must not change what the suite tests: a proxy would carry the tests'
+# loopback calls (httpx, gRPC and websockets honour these), RAY_ADDRESS would attach every local
+# Ray start to someone's cluster, and the node's own settings (keys, URLs, logging, tracing) would
+# change how the stacks under test run. Test switches (AURIGRAPH_REWRITE, *_TESTS_*) stay.
+ENVIRONMENT_NOT_INHERITED = ("http_proxy", "https_proxy", "all_proxy", "grpc_proxy", "no_proxy")
+ENVIRONMENT_PREFIXES_NOT_INHERITED = ("RAY_", "AURIGRAPH_")
+TEST_SWITCHES = ("AURIGRAPH_REWRITE", "AURIGRAPH_HSM_TESTS_OWN_PROCESS")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before any test: drop what the machine's environment would change (see above), for this
+    process and every process the tests start. Hypothesis runs derandomized, without its example
+    database (every run on every machine tries the same examples, as the seeded simulations do)
+    and without the time-based health check (a loaded 2-core machine generates slowly, which is not
+    a failure)."""
+    for name in list(os.environ):
+        if name.lower() in ENVIRONMENT_NOT_INHERITED or (
+                name.startswith(ENVIRONMENT_PREFIXES_NOT_INHERITED) and name not in TEST_SWITCHES):
+            del os.environ[name]
+    settings.register_profile("suite", derandomize=True, database=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("suite")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -80,7 +80,7 @@ def test_a_batch_of_exactly_max_batch_txs_commits_and_one_more_is_refused_whole(
         for _ in range(MAX_BATCH_TXS)]
     service = services_pb2_grpc.TransactionServiceStub(channel)
     response = service.BatchSubmitTransactions(
-        transaction_pb2.BatchSubmitRequest(transactions=full, wait_committed=True), timeout=120)
+        transaction_pb2.BatchSubmitRequest(transactions=full, wait_committed=True), timeout=300)
     assert len(response.results) == MAX_BATCH_TXS
     assert all(r.status == transaction_pb2.TRANSACTION_STATUS_COMMITTED for r in response.results)
     for i in (0, MAX_BATCH_TXS // 2, MAX_BATCH_TXS - 1):

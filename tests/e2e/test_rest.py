@@ -116,7 +116,8 @@ def test_bad_transactions_are_422_with_their_reason(http, sender, case, reason):
         overrides = {"wrong_chain": {"chain_id": "another-chain"}, "replay": {"nonce": 0},
                      "fee_too_low": {"fee": 0}, "bad_timestamp": {"timestamp_ms": 1}}[case]
         wire = encode_signed(sender.transfer(**overrides))
-    r = http.post("/v11/transactions", params={"wait": "committed", "timeout_ms": 5000}, content=wire,
+    # A replayed nonce is refused only when ordered: the wait allows for a slow, loaded machine.
+    r = http.post("/v11/transactions", params={"wait": "committed", "timeout_ms": 30_000}, content=wire,
                   headers={"content-type": PROTOBUF})
     assert r.status_code == 422, r.text
     body = r.json()

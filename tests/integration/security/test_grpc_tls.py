@@ -92,7 +92,8 @@ def test_slow_handshakes_are_dropped_and_connections_are_bounded(terminator, cer
             assert _closed(over), "a connection over the bound is closed at once"
         started = time.monotonic()
         assert all(_closed(s) for s in idle)  # never sent a ClientHello: dropped after the timeout
-        assert time.monotonic() - started < 4
+        # Dropped by the handshake timeout, not by a test client giving up: well before 10 s more.
+        assert time.monotonic() - started < terminator.handshake_timeout_s + 10
     finally:
         for s in idle:
             s.close()

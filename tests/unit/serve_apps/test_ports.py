@@ -3,12 +3,12 @@ SO_REUSEPORT listener (as Serve's proxy binds) takes it over; port 0 resolves to
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 
 import pytest
 
+from serve_apps import ports
 from serve_apps.ports import ANY_HOST, PortInUseError, reserve_gateway_ports, reserve_port, wait_listening
 from serve_apps.settings import GatewaySettings
 
@@ -117,12 +117,12 @@ def test_no_grpc_reserves_only_the_http_port():
         reservations[0].release()
 
 
-def test_a_port_in_use_releases_what_was_already_reserved():
-    def open_fds() -> int:
-        return len(os.listdir("/proc/self/fd"))
-
+def test_a_port_in_use_releases_what_was_already_reserved(monkeypatch):
+    made = []
+    real = ports.reserve_port
+    monkeypatch.setattr(ports, "reserve_port", lambda host, port: made.append(real(host, port)) or made[-1])
     with socket.create_server(("127.0.0.1", 0)) as other:
-        before = open_fds()
-        with pytest.raises(PortInUseError, match=f":{other.getsockname()[1]} is not free"):
-            reserve_gateway_ports(GatewaySettings(http_port=0, grpc_port=other.getsockname()[1]))
-        assert open_fds() == before  # the HTTP port's reservation, made first, was closed
+        taken = other.getsockname()[1]
+        with pytest.raises(PortInUseError, match=f":{taken} is not free"):
+            reserve_gateway_ports(GatewaySettings(http_port=0, grpc_port=taken))
+    assert len(made) == 1 and made[0].released  # the HTTP port's reservation, made first, was closed
