@@ -66,8 +66,9 @@ def test_live_events_arrive_as_transactions_commit(stack):
     recipient = generate_keypair().address
 
     async def scenario():
+        before = _subscribers(stack)
         async with connect(ws_url(stack, format="json", account=address_to_text(recipient))) as ws:
-            await asyncio.sleep(0.5)  # subscribed before the transaction exists
+            await asyncio.to_thread(_until_subscribers, stack, before + 1)  # subscribed before the transaction exists
             result = await asyncio.to_thread(lambda: Client(stack.url).transfer(stack.faucet, recipient, 7))
             event = json.loads(await asyncio.wait_for(ws.recv(), 30))
             return result, event
@@ -93,20 +94,28 @@ def test_bad_subscriptions_are_closed_with_a_reason(stack, params, code, word):
     assert caught.value.rcvd.code == code and word in caught.value.rcvd.reason
 
 
-def test_a_client_that_leaves_while_nothing_happens_is_unsubscribed(stack):
-    def subscribers() -> float:
-        text = httpx.get(f"{stack.url}/v11/metrics", timeout=10).text
-        return float(next(line.split()[1] for line in text.splitlines() if line.startswith("aurigraph_stream_subscribers ")))
+def _subscribers(stack) -> float:
+    text = httpx.get(f"{stack.url}/v11/metrics", timeout=10).text
+    return float(next(line.split()[1] for line in text.splitlines() if line.startswith("aurigraph_stream_subscribers ")))
 
+
+def _until_subscribers(stack, at_least: float, timeout_s: float = 30) -> float:
+    """Poll the node's subscriber gauge until it reaches `at_least` (a subscription is live once
+    the gateway has registered it, some time after the WebSocket opened)."""
+    deadline = time.monotonic() + timeout_s
+    while (now := _subscribers(stack)) < at_least:
+        assert time.monotonic() < deadline, f"{now:g} stream subscribers after {timeout_s} s, expected {at_least:g}"
+        time.sleep(0.1)
+    return now
+
+
+def test_a_client_that_leaves_while_nothing_happens_is_unsubscribed(stack):
     async def visit():
         async with connect(ws_url(stack, kinds="leader_changed")):
-            deadline = time.monotonic() + 10
-            while subscribers() < 1 and time.monotonic() < deadline:  # noqa: ASYNC110 - polls the node's /metrics
-                await asyncio.sleep(0.2)
-            return subscribers()
+            return await asyncio.to_thread(_until_subscribers, stack, 1)
 
     assert asyncio.run(visit()) >= 1
-    deadline = time.monotonic() + 15
-    while subscribers() and time.monotonic() < deadline:
+    deadline = time.monotonic() + 30
+    while _subscribers(stack) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert subscribers() == 0
+    assert _subscribers(stack) == 0
