@@ -74,18 +74,24 @@ def parse_hosts(hosts: str | list[str] | tuple[str, ...]) -> list[str]:
     return out
 
 
+# Where the outgoing interface is asked for: a private network's, and the public route Ray itself
+# probes to pick a node's address (toward 8.8.8.8:53), which differ on a machine with several networks.
+ROUTE_PROBES = (("10.255.255.255", 1), ("8.8.8.8", 53))
+
+
 def local_hosts() -> list[str]:
-    """127.0.0.1, localhost, this machine's name and the address of its outgoing interface: what
+    """127.0.0.1, localhost, this machine's name and the addresses of its outgoing interfaces: what
     Ray's gRPC clients check a node certificate against on a single machine (Ray connects to the
     node's address, not to 127.0.0.1)."""
     names = [*DEFAULT_HOSTS, socket.gethostname()]
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("10.255.255.255", 1))  # no packet is sent: picks the outgoing interface
-            names.append(s.getsockname()[0])
-    except OSError:
-        pass
-    return [h for h in names if _valid(h)]
+    for probe in ROUTE_PROBES:
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.connect(probe)  # no packet is sent: the kernel picks the interface of that route
+                names.append(s.getsockname()[0])
+        except OSError:  # no route there
+            pass
+    return [h for h in dict.fromkeys(names) if _valid(h)]
 
 
 def _valid(host: str) -> bool:
