@@ -8,9 +8,10 @@ import asyncio
 import contextlib
 
 import pytest
+import redis.asyncio as aioredis
 
 from aurigraph.v1 import block_pb2, events_pb2, transaction_pb2
-from serve_apps import redis_link
+from serve_apps import fanout, redis_link
 from serve_apps.cache import ReadCache
 from serve_apps.fanout import Fanout
 from serve_apps.metrics import GatewayMetrics
@@ -18,6 +19,7 @@ from serve_apps.redis_link import RedisLink
 from tests.redis_server import PrivateRedis
 
 GENESIS = b"\x07" * 64
+DEADLINE_S = 20.0  # for what the tests wait on: generous for a loaded machine, and only spent on a failure
 PENDING, COMMITTED = transaction_pb2.TRANSACTION_STATUS_PENDING, transaction_pb2.TRANSACTION_STATUS_COMMITTED
 
 
@@ -31,7 +33,12 @@ def redis_server(tmp_path):
 
 @pytest.fixture(autouse=True)
 def quick_retry(monkeypatch):
+    """A short retry pause (fanout.py imports RETRY_S by value: patched there too, for its receive
+    loop's poll), and a command timeout (read when a RedisLink is built) long enough that a stall on
+    a loaded machine is not taken for Redis being away; a killed redis-server refuses at once."""
     monkeypatch.setattr(redis_link, "RETRY_S", 0.3)
+    monkeypatch.setattr(fanout, "RETRY_S", 0.3)
+    monkeypatch.setattr(redis_link, "TIMEOUT_S", 5.0)
 
 
 def _link(url, metrics):
@@ -149,14 +156,14 @@ def test_fanout_between_two_gateway_replicas_survives_a_redis_restart(redis_serv
         try:
             for f in (a, b, other_chain):
                 f.start()
-            await asyncio.sleep(0.3)
+            await _until_subscribed(redis_server.url, a.channel, 2)  # pub/sub is at-most-once: a and b
             await a.publish([_rejection(1)])
             await other_chain.publish([_rejection(9)])
             await _until(lambda: got_b)
             redis_server.kill()
             await a.publish([_rejection(2)])  # lost (at-most-once), and no error
             redis_server.start()
-            await asyncio.sleep(1.5)  # both resubscribe after the retry pause
+            await _until_subscribed(redis_server.url, a.channel, 2)  # both resubscribe after the retry pause
             await a.publish([_rejection(3)])
             await _until(lambda: len(got_b) >= 2)
             return got_a, got_b, ma
@@ -172,9 +179,22 @@ def test_fanout_between_two_gateway_replicas_survives_a_redis_restart(redis_serv
     assert _value(ma.redis_errors) >= 1
 
 
-async def _until(condition, timeout_s: float = 5.0) -> None:
+async def _until(condition, timeout_s: float = DEADLINE_S) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not condition():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("timed out")
         await asyncio.sleep(0.05)
+
+
+async def _until_subscribed(url: str, channel: str, count: int, timeout_s: float = DEADLINE_S) -> None:
+    """Wait until `count` clients subscribe to `channel` (PUBSUB NUMSUB, from a client of its own)."""
+    client = aioredis.from_url(url)
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while (subscribed := (await client.pubsub_numsub(channel))[0][1]) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{subscribed} of {count} subscribed to {channel} after {timeout_s:g} s")
+            await asyncio.sleep(0.05)
+    finally:
+        await client.aclose()

@@ -6,19 +6,32 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
 import redis
 
+from serve_apps import redis_link
 from serve_apps.ratelimit import RateLimiter
 from serve_apps.redis_link import RedisLink
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+RATE = 0.001  # tokens per second: one in 1000 s, so no refill while a test runs, however slow the machine
+
+
+@pytest.fixture(autouse=True)
+def patient_link(monkeypatch):
+    """A command timeout (read when a RedisLink is built) long enough that a stall on a loaded
+    machine is not taken for Redis being away; an unreachable port refuses at once."""
+    monkeypatch.setattr(redis_link, "TIMEOUT_S", 5.0)
 
 
 def test_two_limiters_share_one_bucket_in_redis():
     client = f"test-{uuid.uuid4().hex}"
+    key = f"aurigraph:ratelimit:{client}"
+    errors = []
 
     async def scenario():
-        a, b = RateLimiter(1, burst=4, link=RedisLink(REDIS_URL)), RateLimiter(1, burst=4, link=RedisLink(REDIS_URL))
+        a, b = (RateLimiter(RATE, burst=4, link=RedisLink(REDIS_URL, on_error=lambda: errors.append(1)))
+                for _ in range(2))
         try:
             waits = [await (a if i % 2 else b).take(client) for i in range(6)]
         finally:
@@ -26,19 +39,26 @@ def test_two_limiters_share_one_bucket_in_redis():
             await b._link.close()
         return waits
 
-    waits = asyncio.run(scenario())
-    assert waits[:4] == [0, 0, 0, 0] and all(w > 0 for w in waits[4:]), waits
-    stored = redis.Redis.from_url(REDIS_URL).hgetall(f"aurigraph:ratelimit:{client}")
-    assert set(stored) == {b"t", b"at"}, "the bucket lives in Redis, with an expiry"
-    assert redis.Redis.from_url(REDIS_URL).pttl(f"aurigraph:ratelimit:{client}") > 0
+    shared = redis.Redis.from_url(REDIS_URL)
+    try:
+        waits = asyncio.run(scenario())
+        assert errors == [], "every take was answered by Redis, not by a limiter's own in-process bucket"
+        # Each limiter took 3 of its own burst of 4: only one bucket for both makes the last two wait.
+        assert waits[:4] == [0, 0, 0, 0] and all(w > 0 for w in waits[4:]), waits
+        assert set(shared.hgetall(key)) == {b"t", b"at"}, "the bucket lives in Redis, with an expiry"
+        assert shared.pttl(key) > 0
+    finally:
+        shared.delete(key)  # at this rate its expiry is weeks away
+        shared.close()
 
 
-def test_when_redis_is_unreachable_it_limits_in_process_and_says_so():
+def test_when_redis_is_unreachable_it_limits_in_process_and_says_so(monkeypatch):
+    monkeypatch.setattr(redis_link, "RETRY_S", 3600.0)  # no second try while the test runs, however slow
     degraded = []
 
     async def scenario():
         link = RedisLink("redis://127.0.0.1:1/0", on_error=lambda: degraded.append(1))
-        limiter = RateLimiter(1, burst=2, link=link)
+        limiter = RateLimiter(RATE, burst=2, link=link)
         try:
             return [await limiter.take("c") for _ in range(3)]
         finally:
