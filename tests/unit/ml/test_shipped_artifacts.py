@@ -22,6 +22,9 @@ from aurigraph.ml.synthetic import labelled_transactions
 # Where the optimizer actor seeds from (actors.optimizer.SHIPPED_MODELS).
 SHIPPED = Path(__file__).resolve().parents[3] / "models" / "artifacts"
 MAX_ARTIFACT_BYTES = 64 * 1024  # checked into git: keep them small
+# How far apart two float32 evaluations of one anomaly probability may be (other BLAS kernels, other CPUs,
+# Keras vs NumPy): measured <= 6e-6, so a row this close to the threshold may be flagged either way.
+NEAR_THRESHOLD = 1e-4
 
 
 def _net(name: str) -> DenseNet:
@@ -60,10 +63,21 @@ def test_the_anomaly_model_beats_the_rules_on_a_labelled_set_it_never_saw():
     # The seed retrains and the bootstrap evaluate on (models.retrain.EVAL_SEED_OFFSET); training used seed 0.
     labelled = labelled_transactions(seed=10_000, n=10_000)
     x = TxFeatureExtractor().extract(labelled.txs, labelled.at_ms)
+    scorer = AnomalyScorer(_net("anomaly"))
+    scores = scorer.score(x)
     f1 = {name: _f1(*precision_recall(flags, labelled.labels))
-          for name, flags in (("model", AnomalyScorer(_net("anomaly")).flags(x)), ("rules", rule_flags(x)))}
+          for name, flags in (("model", scores > scorer.threshold), ("rules", rule_flags(x)))}
     assert f1["model"] > f1["rules"], f1
-    assert f1["model"] == pytest.approx(json.loads((SHIPPED / "anomaly" / "meta.json").read_text())["metrics"]["f1"])
+    # meta.json's F1 is this model's on this set, computed on the bootstrap's machine, whose float32
+    # rounding may put a row a hair from the threshold on its other side (each such row moves F1 by
+    # ~2e-3). So it must lie between the F1s with every row within NEAR_THRESHOLD of the threshold
+    # flagged wrongly and rightly. No row is within 2e-3 of it today, so that is the F1 itself, exactly.
+    near = np.abs(scores - scorer.threshold) <= NEAR_THRESHOLD
+    far_flags = (scores > scorer.threshold) & ~near
+    lowest = _f1(*precision_recall(far_flags | (near & ~labelled.labels), labelled.labels))
+    highest = _f1(*precision_recall(far_flags | (near & labelled.labels), labelled.labels))
+    recorded = json.loads((SHIPPED / "anomaly" / "meta.json").read_text())["metrics"]["f1"]
+    assert lowest - 1e-9 <= recorded <= highest + 1e-9, (recorded, lowest, highest, int(near.sum()))
 
 
 def _f1(precision: float, recall: float) -> float:
