@@ -146,6 +146,7 @@ class EventHub:
         async with self._starting:  # one follower task, however many subscribe at once
             if self._task is None or self._task.done():
                 self._next_height = await self.api.head_height() + 1
+                self._next_anomaly = await self._anomaly_log_end()
                 self._task = asyncio.get_running_loop().create_task(self._follow())
         # From here to `add`, no await: the follower cannot publish in between, so replay (below
         # `live_from`) and live delivery (from `live_from`) neither overlap nor leave a gap.
@@ -259,9 +260,20 @@ class EventHub:
                                                                                       node_status=info))])
             self._health[info.validator.id] = state
 
+    async def _anomaly_log_end(self) -> int | None:
+        """One past the optimizer's last flag, read when the hub starts following: a subscriber
+        gets every flag raised once `subscribe` has returned, however late the follower's first
+        poll. None (found by that first poll instead): no optimizer, or it does not answer now."""
+        if self.anomalies is None:
+            return None
+        try:
+            return (await self.anomalies(1, 1)).last_sequence + 1
+        except ApiFailure:
+            return None
+
     async def _poll_anomalies(self) -> None:
-        """New flags of the optimizer's audit log, from the end it had when this hub started
-        following (a subscriber gets the flags raised while it is subscribed)."""
+        """New flags of the optimizer's audit log, from its end when this hub started following
+        (`_anomaly_log_end`)."""
         if self.anomalies is None:
             return
         try:

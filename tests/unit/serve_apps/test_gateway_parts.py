@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from types import SimpleNamespace
 
 import grpc
 import pytest
 
 from aurigraph.apikeys import Role, add_key, load_key_file
-from aurigraph.v1 import events_pb2
+from aurigraph.v1 import events_pb2, models_pb2
 from serve_apps.auth import ApiKeys
 from serve_apps.errors import CODES, ApiFailure
 from serve_apps.events import EventHub, Filter, SlowConsumer, Subscription
@@ -138,3 +139,43 @@ def test_micro_batcher_makes_one_call_for_concurrent_items_and_keeps_their_order
     assert first == [f"r-{i}" for i in range(5)] and lone == "r-9"
     assert calls[:3] == [[0, 1, 2], [3, 4], [9]], "full batches go at once, the rest after max_wait_s"
     assert all(isinstance(e, RuntimeError) for e in failed), "every caller of a failed batch sees the error"
+
+
+class _QuietNode:
+    """The node as the event hub sees it, at height 5 with nothing happening, and an optimizer's
+    audit log that the test appends to."""
+
+    def __init__(self, flags: int) -> None:
+        self.log = [events_pb2.AnomalyFlagged(sequence=n, sender=b"s%d" % n) for n in range(1, flags + 1)]
+
+    async def head_height(self) -> int:
+        return 5
+
+    async def consensus_status(self):
+        return SimpleNamespace(term=1, leader_id=1, height=5)
+
+    async def nodes(self):
+        return SimpleNamespace(nodes=[])
+
+    async def anomalies(self, from_sequence: int, limit: int) -> models_pb2.ListAnomaliesResponse:
+        found = [f for f in self.log if f.sequence >= from_sequence][:limit]
+        return models_pb2.ListAnomaliesResponse(anomalies=found, last_sequence=len(self.log),
+                                                next_sequence=(found[-1].sequence + 1) if found else from_sequence)
+
+
+def test_a_flag_raised_once_subscribe_returns_reaches_the_subscriber_and_older_ones_do_not():
+    async def scenario():
+        node = _QuietNode(flags=2)
+        hub = EventHub(api=node, anomalies=node.anomalies)
+        sub = await hub.subscribe(Filter(frozenset({events_pb2.EVENT_KIND_ANOMALY})), None)
+        # Raised before the hub's follower has polled even once: it is still the subscriber's.
+        node.log.append(events_pb2.AnomalyFlagged(sequence=3, sender=b"s3"))
+        try:
+            stream = hub.events(sub)
+            return await asyncio.wait_for(anext(stream), 10)
+        finally:
+            hub.unsubscribe(sub)
+            await asyncio.wait_for(hub._task, 10)  # the follower ends with its last subscriber
+
+    event = asyncio.run(scenario())
+    assert event.anomaly.sequence == 3, "the flags raised before it subscribed are not its own"
