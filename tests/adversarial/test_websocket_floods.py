@@ -31,6 +31,7 @@ from aurigraph.crypto import address_to_text, generate_keypair
 from serve_apps.events import MAX_SUBSCRIBERS
 from tests.adversarial.conftest import PROTOBUF, Sender, fund, wait_until
 from tests.adversarial.wire import blob
+from tests.e2e.conftest import stream_subscribers, until_stream_subscribers
 from tests.e2e.test_stream import ws_url
 
 OPEN_TIMEOUT_S = 30
@@ -62,7 +63,7 @@ def test_a_crowd_of_subscribers_is_capped_and_rest_keeps_answering(stack, witnes
         url = ws_url(stack, kinds="block_committed", format="json")
         conns = await asyncio.gather(*(connect(url, open_timeout=OPEN_TIMEOUT_S) for _ in range(crowd)))
         try:
-            await asyncio.sleep(0.5)
+            await asyncio.to_thread(until_stream_subscribers, stack, MAX_SUBSCRIBERS)  # every one it admits is live
             started = time.monotonic()
             health = await asyncio.to_thread(httpx.get, f"{stack.url}/v11/health", timeout=10)
             health_s = time.monotonic() - started
@@ -144,9 +145,10 @@ def stalled_run(stack, http):
     url = ws_url(stack, account=address_to_text(sender.key.address), kinds="transaction_committed", format="json")
 
     async def scenario():
+        before = stream_subscribers(stack)
         stalled = await connect(url, sock=_stalled_socket(stack), max_queue=1, max_size=None)
         async with connect(url, max_size=None) as reader:
-            await asyncio.sleep(0.5)
+            await asyncio.to_thread(until_stream_subscribers, stack, before + 2)  # both live before the batch
             body = b"".join(blob(1, encode_signed(t)) for t in txs)  # a TransactionBatch
             r = await asyncio.to_thread(httpx.post, f"{stack.url}/v11/transactions/batch",
                                         params={"wait": "committed"}, content=body,

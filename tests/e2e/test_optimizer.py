@@ -24,7 +24,7 @@ from aurigraph.codec import encode_signed
 from aurigraph.crypto import KeyPair, address_to_text, generate_keypair
 from aurigraph.ledger import Transfer
 from aurigraph.v1 import events_pb2, models_pb2, services_pb2_grpc
-from tests.e2e.conftest import EXE, ROOT, start_stack
+from tests.e2e.conftest import EXE, ROOT, start_stack, stream_subscribers, until_stream_subscribers
 
 # The shipped anomaly model scores a probability, and a few normal transactions score below 1e-6;
 # a threshold this close to 0 flags every transaction (a float32 sigmoid reaches it only for inputs
@@ -195,8 +195,10 @@ def test_a_flagged_transaction_is_an_event_in_the_audit_log_and_the_cli(optimize
            f"&api_key={keys[Role.READER]}")
 
     async def scenario():
+        before = stream_subscribers(stack, keys[Role.READER])
         async with connect(url) as ws:
-            await asyncio.sleep(1)  # subscribed, and the stream following the audit log, before the transaction
+            # Subscribed (and so following the audit log from its end: serve_apps/events.py) before the transaction.
+            await asyncio.to_thread(until_stream_subscribers, stack, before + 1, api_key=keys[Role.READER])
             with Client(stack.url, api_key=keys[Role.ADMIN]) as node:
                 result = await asyncio.to_thread(node.transfer, sender, generate_keypair().address, 5)
             return result, events_pb2.Event.FromString(await asyncio.wait_for(ws.recv(), DEADLINE_S))

@@ -6,7 +6,6 @@ import asyncio
 import json
 import time
 
-import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -14,6 +13,7 @@ from websockets.exceptions import ConnectionClosed
 from aurigraph.client import Client
 from aurigraph.crypto import address_to_text, generate_keypair
 from aurigraph.v1 import events_pb2
+from tests.e2e.conftest import stream_subscribers, until_stream_subscribers
 
 
 def ws_url(stack, **params) -> str:
@@ -66,9 +66,9 @@ def test_live_events_arrive_as_transactions_commit(stack):
     recipient = generate_keypair().address
 
     async def scenario():
-        before = _subscribers(stack)
+        before = stream_subscribers(stack)
         async with connect(ws_url(stack, format="json", account=address_to_text(recipient))) as ws:
-            await asyncio.to_thread(_until_subscribers, stack, before + 1)  # subscribed before the transaction exists
+            await asyncio.to_thread(until_stream_subscribers, stack, before + 1)  # subscribed before the transaction exists
             result = await asyncio.to_thread(lambda: Client(stack.url).transfer(stack.faucet, recipient, 7))
             event = json.loads(await asyncio.wait_for(ws.recv(), 30))
             return result, event
@@ -94,28 +94,13 @@ def test_bad_subscriptions_are_closed_with_a_reason(stack, params, code, word):
     assert caught.value.rcvd.code == code and word in caught.value.rcvd.reason
 
 
-def _subscribers(stack) -> float:
-    text = httpx.get(f"{stack.url}/v11/metrics", timeout=10).text
-    return float(next(line.split()[1] for line in text.splitlines() if line.startswith("aurigraph_stream_subscribers ")))
-
-
-def _until_subscribers(stack, at_least: float, timeout_s: float = 30) -> float:
-    """Poll the node's subscriber gauge until it reaches `at_least` (a subscription is live once
-    the gateway has registered it, some time after the WebSocket opened)."""
-    deadline = time.monotonic() + timeout_s
-    while (now := _subscribers(stack)) < at_least:
-        assert time.monotonic() < deadline, f"{now:g} stream subscribers after {timeout_s} s, expected {at_least:g}"
-        time.sleep(0.1)
-    return now
-
-
 def test_a_client_that_leaves_while_nothing_happens_is_unsubscribed(stack):
     async def visit():
         async with connect(ws_url(stack, kinds="leader_changed")):
-            return await asyncio.to_thread(_until_subscribers, stack, 1)
+            return await asyncio.to_thread(until_stream_subscribers, stack, 1)
 
     assert asyncio.run(visit()) >= 1
     deadline = time.monotonic() + 30
-    while _subscribers(stack) and time.monotonic() < deadline:
+    while stream_subscribers(stack) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert _subscribers(stack) == 0
+    assert stream_subscribers(stack) == 0
