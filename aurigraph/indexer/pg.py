@@ -29,7 +29,7 @@ from aurigraph.indexer.rows import (
 from aurigraph.ledger import Account, Genesis, MemoryState, block_hash, genesis_block
 
 DEFAULT_SCHEMA = "aurigraph"
-APPLICATION_NAME = "aurigraph-indexer"  # how its sessions show in pg_stat_activity
+APPLICATION_NAME = "aurigraph-indexer"  # its sessions show in pg_stat_activity as aurigraph-indexer:<schema>
 ACCOUNT_COLUMNS = ("address", "balance", "nonce", "updated_height")
 DATA_COLUMNS = ("address", "key", "value_digest", "updated_height")
 META_COLUMNS = ("key", "value", "updated_height")
@@ -60,7 +60,8 @@ async def connect_pool(dsn: str, schema: str = DEFAULT_SCHEMA, *, min_size: int 
     async with asyncpg.create_pool(dsn, min_size=1, max_size=1, timeout=timeout_s) as bootstrap:
         await bootstrap.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, timeout=timeout_s,
-                                     server_settings={"search_path": schema, "application_name": APPLICATION_NAME})
+                                     server_settings={"search_path": schema,
+                                                      "application_name": f"{APPLICATION_NAME}:{schema}"})
     async with pool.acquire() as conn:
         await migrate(conn)
     return pool

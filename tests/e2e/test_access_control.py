@@ -53,6 +53,7 @@ from serve_apps.auth import (
 )
 from serve_apps.rest.app import create_app
 from tests.e2e.conftest import start_stack
+from tests.redis_server import PrivateRedis
 
 RATE_PER_S, BURST = 2, 30
 
@@ -266,13 +267,16 @@ def secured(tmp_path_factory):
     keys_file = folder / "api_keys.json"
     keys = {role: add_key(keys_file, role.name.lower(), role) for role in Role}
     cert, key = self_signed(folder)
+    limiter = PrivateRedis(folder)  # a Redis of its own: no other node's (or suite's) buckets in it
+    limiter.start()
     stack = start_stack(folder / "data", "--api-keys", str(keys_file), "--rate-limit", str(RATE_PER_S),
-                        "--rate-limit-burst", str(BURST), "--redis-url", "redis://127.0.0.1:6379/0",
+                        "--rate-limit-burst", str(BURST), "--redis-url", limiter.url,
                         "--tls-cert", str(cert), "--tls-key", str(key),
                         "--allow-submit", "127.0.0.1", "--allow-submit", "::1", "--trusted-proxy", "127.0.0.1")
-    stack.cert = cert
+    stack.cert, stack.redis = cert, redis.Redis.from_url(limiter.url)
     yield stack, keys
     stack.stop()
+    limiter.close()
 
 
 def trust(stack) -> ssl.SSLContext:
@@ -372,7 +376,7 @@ def test_the_stream_needs_a_key(secured):
 def test_over_the_rate_a_client_gets_429_with_retry_after_shared_through_redis(secured):
     stack, keys = secured
     name = "reader"
-    redis.Redis.from_url("redis://127.0.0.1:6379/0").delete(f"aurigraph:ratelimit:{name}")
+    stack.redis.delete(f"aurigraph:ratelimit:{name}")
     with httpx.Client(base_url=https(stack), timeout=30, headers={"x-api-key": keys[Role.READER]},
                       verify=trust(stack)) as http:
         started, allowed = time.monotonic(), 0
@@ -385,7 +389,7 @@ def test_over_the_rate_a_client_gets_429_with_retry_after_shared_through_redis(s
     assert BURST <= allowed <= BURST + RATE_PER_S * elapsed_s + 1, (allowed, elapsed_s)
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
     assert limited.json()["code"] == "RATE_LIMITED" and limited.json()["retry_after_ms"] > 0
-    assert redis.Redis.from_url("redis://127.0.0.1:6379/0").exists(f"aurigraph:ratelimit:{name}")
+    assert stack.redis.exists(f"aurigraph:ratelimit:{name}")
     time.sleep(1.5)  # the bucket refills at RATE_PER_S
     with httpx.Client(base_url=https(stack), timeout=30, headers={"x-api-key": keys[Role.READER]},
                       verify=trust(stack)) as http:
@@ -395,7 +399,7 @@ def test_over_the_rate_a_client_gets_429_with_retry_after_shared_through_redis(s
 def test_guessing_keys_is_rate_limited_too(secured):
     stack, _ = secured
     # This address's bucket of refused requests is shared through Redis: earlier tests drew from it.
-    redis.Redis.from_url("redis://127.0.0.1:6379/0").delete("aurigraph:ratelimit:peer:127.0.0.1")
+    stack.redis.delete("aurigraph:ratelimit:peer:127.0.0.1")
     with httpx.Client(base_url=https(stack), timeout=30, verify=trust(stack)) as http:
         started, codes = time.monotonic(), []
         while len(codes) < 10 * BURST and 429 not in codes:

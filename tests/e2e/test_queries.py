@@ -18,7 +18,7 @@ import pytest
 from aurigraph.client import Client
 from aurigraph.codec.audit import AuditFailure, verify_audit
 from aurigraph.crypto import address_to_text, generate_keypair
-from aurigraph.indexer.pg import drop_schema
+from aurigraph.indexer.pg import APPLICATION_NAME, drop_schema
 from aurigraph.ledger import Transfer
 from aurigraph.v1 import transaction_pb2
 from tests.e2e.conftest import EXE, start_stack
@@ -96,11 +96,13 @@ def _wait_indexed(stack, address: bytes, height: int) -> dict:
     raise AssertionError(f"not indexed to height {height}: {answer.status_code} {answer.text}")
 
 
-async def _kill_indexer_sessions() -> int:
+async def _kill_indexer_sessions(schema: str) -> int:
+    """Terminate this stack's indexer sessions (only its schema's: another node may share the server)."""
     conn = await asyncpg.connect(DSN)
     try:
         return len(await conn.fetch("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE application_name = 'aurigraph-indexer' AND pid <> pg_backend_pid()"))
+                                    "WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                                    f"{APPLICATION_NAME}:{schema}"))
     finally:
         await conn.close()
 
@@ -125,7 +127,7 @@ def test_account_history_from_the_index_pages_newest_first(indexed_stack):
 def test_indexer_resumes_after_its_postgresql_sessions_are_killed(indexed_stack):
     to, before = _send(indexed_stack, 3)
     _wait_indexed(indexed_stack, to, max(r.receipt.height for r in before))
-    assert asyncio.run(_kill_indexer_sessions()) >= 1
+    assert asyncio.run(_kill_indexer_sessions(indexed_stack.schema)) >= 1
     _, during = _send(indexed_stack, 3)  # committed while the indexer reconnects
     more, after = _send(indexed_stack, 3)
     body = _wait_indexed(indexed_stack, more, max(r.receipt.height for r in after))
