@@ -144,14 +144,36 @@ def cmd_up(args: argparse.Namespace) -> int:
     if len(genesis.validators) != settings.replicas:
         settings = settings.model_copy(update={"replicas": len(genesis.validators)})
     data = DataDir(settings.data_dir)
-    data.endpoints.unlink(missing_ok=True)  # a node that crashed left it
+    _remove_endpoints(data, unless_alive=True)  # a node that crashed left it
     gateway, reservations = _reserve_ports(gateway, local=args.address is None)
     try:
         return _run(args, settings, gateway, reservations, genesis.chain_id)
     finally:
         for r in reservations:
             r.release()
+        _remove_endpoints(data, unless_alive=False)
+
+
+def _remove_endpoints(data: DataDir, *, unless_alive: bool) -> None:
+    """Remove `endpoints.json` if this process wrote it, or (`unless_alive`) if the process that
+    wrote it is gone: never the file of another `aurigraph up` still serving this data dir."""
+    try:
+        pid = json.loads(data.endpoints.read_text())["pid"]
+    except (OSError, ValueError, KeyError, TypeError):  # absent, or torn by a crash while written
         data.endpoints.unlink(missing_ok=True)
+        return
+    if pid == os.getpid() or (unless_alive and not _alive(pid)):
+        data.endpoints.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def _reserve_ports(gateway: GatewaySettings, *, local: bool) -> tuple[GatewaySettings, list[PortReservation]]:
