@@ -95,12 +95,16 @@ def test_bad_subscriptions_are_closed_with_a_reason(stack, params, code, word):
 
 
 def test_a_client_that_leaves_while_nothing_happens_is_unsubscribed(stack):
+    # Counted from before: an earlier test's gRPC stream may stay subscribed (Serve 2.60's gRPC proxy
+    # can miss a cancellation: docs/gateway.md, limits); this client's own subscription must go.
+    before = stream_subscribers(stack)
+
     async def visit():
         async with connect(ws_url(stack, kinds="leader_changed")):
-            return await asyncio.to_thread(until_stream_subscribers, stack, 1)
+            return await asyncio.to_thread(until_stream_subscribers, stack, before + 1)
 
-    assert asyncio.run(visit()) >= 1
+    assert asyncio.run(visit()) >= before + 1
     deadline = time.monotonic() + 30
-    while stream_subscribers(stack) and time.monotonic() < deadline:
+    while stream_subscribers(stack) > before and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert stream_subscribers(stack) == 0
+    assert stream_subscribers(stack) <= before
