@@ -70,7 +70,7 @@ def spawn_up(data_dir: Path, *extra: str, cwd: Path | None = None) -> Stack:
     # silent, stuck start still times out here).
     threading.Thread(target=lambda: output.extend(process.stdout), daemon=True).start()
     deadline = time.monotonic() + START_TIMEOUT_S
-    while (endpoints := _endpoints_of(data, process.pid)) is None:
+    while (endpoints := endpoints_of(data, process.pid)) is None:
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise RuntimeError("aurigraph up did not come up:\n" + "".join(list(output)[-80:]))
@@ -78,7 +78,7 @@ def spawn_up(data_dir: Path, *extra: str, cwd: Path | None = None) -> Stack:
     return Stack(process, data, endpoints["http_port"], endpoints["grpc_port"], output)
 
 
-def _endpoints_of(data: DataDir, pid: int) -> dict | None:
+def endpoints_of(data: DataDir, pid: int) -> dict | None:
     """The endpoints file written by the `aurigraph up` with this pid, once it is there."""
     try:
         endpoints = json.loads(data.endpoints.read_text())

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import httpx
 
+from aurigraph.bench.stack import endpoints_of
 from aurigraph.client import Client
+from aurigraph.node.datadir import DataDir
 
 EXE = str(Path(sys.executable).with_name("aurigraph"))
 ROOT = Path(__file__).resolve().parents[3]
@@ -38,8 +40,8 @@ def test_up_then_bench_attaches_with_the_token_then_restart_continues(tmp_path):
         output = "".join(lines)
         assert "node up: chain aurigraph-devnet at height 0, 3 replicas" in output
         # Port 0: the ports the kernel gave, on the printed lines and in endpoints.json, and served.
-        endpoints = _endpoints_once_written(tmp_path / "endpoints.json")
-        assert endpoints["pid"] == up.pid and 0 not in (endpoints["http_port"], endpoints["grpc_port"])
+        endpoints = _endpoints_once_written(DataDir(tmp_path), up.pid)
+        assert 0 not in (endpoints["http_port"], endpoints["grpc_port"])
         assert f"REST  http://127.0.0.1:{endpoints['http_port']}/v11" in output
         assert f"gRPC  grpc://127.0.0.1:{endpoints['grpc_port']}" in output
         assert endpoints["rest"] == f"http://127.0.0.1:{endpoints['http_port']}/v11"
@@ -82,12 +84,12 @@ def test_up_refuses_a_port_in_use_before_starting_anything(tmp_path):
             assert f":{port} is not free" in bad.stderr and "starting Ray" not in bad.stdout, (bad.stdout, bad.stderr)
 
 
-def _endpoints_once_written(path: Path, timeout_s: float = 60) -> dict:
+def _endpoints_once_written(data: DataDir, pid: int, timeout_s: float = 60) -> dict:
     deadline = time.monotonic() + timeout_s  # written just after the lines are printed
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} was not written"
+    while (endpoints := endpoints_of(data, pid)) is None:
+        assert time.monotonic() < deadline, f"{data.endpoints} was not written by pid {pid}"
         time.sleep(0.05)
-    return json.loads(path.read_text())
+    return endpoints
 
 
 def test_bench_node_writes_the_documented_result(tmp_path):
