@@ -1,6 +1,14 @@
 """Signature schemes: Ed25519, ML-DSA-87 and HYBRID (both, and both must verify).
 
-Keys come only from the OS CSPRNG (libsodium's `randombytes`, the Rust `OsRng` in pqcrypto).
+Keys come only from the OS CSPRNG (libsodium's `randombytes`; OpenSSL's for ML-DSA-87 seeds).
+
+ML-DSA-87 secret keys come in two forms, told apart by length: the 32-byte FIPS 204 seed (ξ) of
+every key generated now, signed through OpenSSL (`cryptography`'s ML-DSA, ~2 ms a signature), and
+the 4,896-byte expanded key of keys generated before (pqcrypto's PQClean code, ~10-30 ms a
+signature; kept so existing key files still sign). Both give FIPS 204 signatures that either library
+verifies; verification stays on pqcrypto, which is the faster of the two there. A leader signs every
+block with its hybrid key, so the signing speed is on the commit path of every block
+(docs/performance.md).
 Every signed message is prefixed with a domain tag by the caller (see `aurigraph.ledger`), so a
 transaction signature can never be replayed as a block signature.
 
@@ -11,6 +19,7 @@ signature) tuples that returns one bool per item and never raises for bad input.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -19,6 +28,7 @@ import nacl.bindings as _sodium
 import nacl.exceptions
 import pqcrypto
 import pqcrypto.sign.ml_dsa_87 as _mldsa
+from cryptography.hazmat.primitives.asymmetric import mldsa as _openssl_mldsa
 
 from aurigraph.crypto.digest import Tag, digest
 from aurigraph.crypto.errors import InvalidKeyError, UnknownSchemeError
@@ -58,10 +68,17 @@ PUBLIC_KEY_SIZE = {
     Scheme.ML_DSA_87: _mldsa.PUBLIC_KEY_SIZE,
     Scheme.HYBRID: ED25519_PUBLIC_KEY_SIZE + _mldsa.PUBLIC_KEY_SIZE,
 }
-SECRET_KEY_SIZE = {
+MLDSA_SEED_SIZE = 32  # FIPS 204's ξ: the secret key of every ML-DSA-87 key generated now
+MLDSA_EXPANDED_KEY_SIZE = _mldsa.SECRET_KEY_SIZE  # 4896: keys generated before (still accepted)
+SECRET_KEY_SIZE = {  # of keys generated now
     Scheme.ED25519: ED25519_SECRET_KEY_SIZE,
-    Scheme.ML_DSA_87: _mldsa.SECRET_KEY_SIZE,
-    Scheme.HYBRID: ED25519_SECRET_KEY_SIZE + _mldsa.SECRET_KEY_SIZE,
+    Scheme.ML_DSA_87: MLDSA_SEED_SIZE,
+    Scheme.HYBRID: ED25519_SECRET_KEY_SIZE + MLDSA_SEED_SIZE,
+}
+_ACCEPTED_SECRET_KEY_SIZES = {
+    Scheme.ED25519: (ED25519_SECRET_KEY_SIZE,),
+    Scheme.ML_DSA_87: (MLDSA_SEED_SIZE, MLDSA_EXPANDED_KEY_SIZE),
+    Scheme.HYBRID: (ED25519_SECRET_KEY_SIZE + MLDSA_SEED_SIZE, ED25519_SECRET_KEY_SIZE + MLDSA_EXPANDED_KEY_SIZE),
 }
 SIGNATURE_SIZE = {
     Scheme.ED25519: ED25519_SIGNATURE_SIZE,
@@ -80,9 +97,10 @@ class KeyPair:
 
     def __post_init__(self) -> None:
         check_public_key(self.scheme, self.public_key)
-        if len(self.secret_key) != SECRET_KEY_SIZE[self.scheme]:
+        sizes = _ACCEPTED_SECRET_KEY_SIZES[self.scheme]
+        if len(self.secret_key) not in sizes:
             raise InvalidKeyError(
-                f"{self.scheme.label} secret key must be {SECRET_KEY_SIZE[self.scheme]} bytes, "
+                f"{self.scheme.label} secret key must be {' or '.join(map(str, sizes))} bytes, "
                 f"got {len(self.secret_key)}"
             )
 
@@ -115,12 +133,18 @@ def generate_keypair(scheme: Scheme | int | str = Scheme.ED25519) -> KeyPair:
     if scheme is Scheme.ED25519:
         pk, sk = _sodium.crypto_sign_keypair()
     elif scheme is Scheme.ML_DSA_87:
-        pk, sk = _mldsa.keygen()
+        pk, sk = _mldsa_keygen()
     else:
         ed_pk, ed_sk = _sodium.crypto_sign_keypair()
-        ml_pk, ml_sk = _mldsa.keygen()
+        ml_pk, ml_sk = _mldsa_keygen()
         pk, sk = ed_pk + ml_pk, ed_sk + ml_sk
     return KeyPair(scheme, bytes(pk), bytes(sk))
+
+
+def _mldsa_keygen() -> tuple[bytes, bytes]:
+    """(public key, 32-byte seed) of a new ML-DSA-87 key."""
+    key = _openssl_mldsa.MLDSA87PrivateKey.generate()
+    return key.public_key().public_bytes_raw(), key.private_bytes_raw()
 
 
 def sign(keypair: KeyPair, message: bytes) -> bytes:
@@ -129,9 +153,21 @@ def sign(keypair: KeyPair, message: bytes) -> bytes:
     if keypair.scheme is Scheme.ED25519:
         return _ed25519_sign(sk, message)
     if keypair.scheme is Scheme.ML_DSA_87:
-        return bytes(_mldsa.sign(sk, message))
+        return _mldsa_sign(sk, message)
     ed_sk, ml_sk = sk[:ED25519_SECRET_KEY_SIZE], sk[ED25519_SECRET_KEY_SIZE:]
-    return _ed25519_sign(ed_sk, message) + bytes(_mldsa.sign(ml_sk, message))
+    return _ed25519_sign(ed_sk, message) + _mldsa_sign(ml_sk, message)
+
+
+def _mldsa_sign(sk: bytes, message: bytes) -> bytes:
+    if len(sk) == MLDSA_SEED_SIZE:
+        return _openssl_mldsa_key(sk).sign(message)
+    return bytes(_mldsa.sign(sk, message))
+
+
+@functools.lru_cache(maxsize=16)
+def _openssl_mldsa_key(seed: bytes) -> _openssl_mldsa.MLDSA87PrivateKey:
+    """The expanded key of a seed (about 1 ms to derive): a node signs every block with the same one."""
+    return _openssl_mldsa.MLDSA87PrivateKey.from_seed_bytes(seed)
 
 
 def _ed25519_sign(sk: bytes, message: bytes) -> bytes:

@@ -139,3 +139,35 @@ def test_address_text_round_trip_and_typo_detection(keypairs):
             address_from_text(bad)
     with pytest.raises(InvalidKeyError):
         address_to_text(address[:31])
+
+
+def test_new_mldsa_keys_are_seeds_signed_by_openssl_and_verified_by_pqcrypto():
+    """Keys generated now hold the 32-byte FIPS 204 seed and sign through OpenSSL; the signature is a
+    standard ML-DSA-87 one: pqcrypto (the verifier of every replica and validator) accepts it."""
+    import pqcrypto
+    import pqcrypto.sign.ml_dsa_87 as pq
+
+    kp = generate_keypair(Scheme.ML_DSA_87)
+    assert len(kp.secret_key) == 32
+    sig = sign(kp, MESSAGE)
+    pq.verify(kp.public_key, MESSAGE, sig)  # raises if not valid
+    with pytest.raises(pqcrypto.InvalidSignatureError):
+        pq.verify(kp.public_key, MESSAGE + b"!", sig)
+
+
+@pytest.mark.parametrize("scheme", [Scheme.ML_DSA_87, Scheme.HYBRID])
+def test_expanded_mldsa_keys_of_earlier_key_files_still_sign(scheme):
+    """A key file written before seeds (pqcrypto's 4,896-byte expanded ML-DSA-87 key) still signs,
+    through pqcrypto, and its signatures verify like any other."""
+    import nacl.bindings as sodium
+    import pqcrypto.sign.ml_dsa_87 as pq
+
+    ml_pk, ml_sk = pq.keygen()
+    if scheme is Scheme.ML_DSA_87:
+        kp = KeyPair(scheme, bytes(ml_pk), bytes(ml_sk))
+    else:
+        ed_pk, ed_sk = sodium.crypto_sign_keypair()
+        kp = KeyPair(scheme, ed_pk + bytes(ml_pk), ed_sk + bytes(ml_sk))
+    sig = sign(kp, MESSAGE)
+    assert verify(scheme, kp.public_key, MESSAGE, sig)
+    assert not verify(scheme, kp.public_key, MESSAGE + b"!", sig)
