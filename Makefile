@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test soak lint setup softhsm protos lock bench clean
+.PHONY: up test soak lint setup softhsm etcd protos lock bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@echo "==> creating $(VENV) and installing pinned dependencies (first run: a few minutes)"
@@ -58,9 +58,17 @@ soak: setup
 protos: setup
 	$(PY) protos/generate.py
 
-bench: setup
+# etcd (Debian's etcd-server): the baseline of `aurigraph bench single`; installed when missing and
+# apt-get can (as root), else the benchmark runs without it and says so.
+etcd:
+	@command -v etcd >/dev/null || apt-get install -y etcd-server >/dev/null 2>&1 \
+		|| (apt-get update >/dev/null 2>&1 && apt-get install -y etcd-server >/dev/null 2>&1) \
+		|| echo "warning: etcd-server is not installed (apt-get install etcd-server): bench single runs without its baseline"
+
+bench: setup etcd
 	$(VENV)/bin/aurigraph bench crypto
 	$(VENV)/bin/aurigraph bench node
+	$(VENV)/bin/aurigraph bench single
 
 # Re-pin requirements.lock from a clean resolve of pyproject.toml's ranges.
 lock:

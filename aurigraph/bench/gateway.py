@@ -23,6 +23,7 @@ from aurigraph.crypto import KeyPair, generate_keypair
 from aurigraph.ledger import Transfer, TxBody
 
 SENDERS_PER_CLIENT = 8
+SENDER_FUNDS = 10**9  # plenty for any run (a benchmark transfer costs 2), so the faucet lasts many runs
 COMMITTED = 2  # aurigraph.v1.TRANSACTION_STATUS_COMMITTED
 
 
@@ -54,7 +55,7 @@ async def fund(url: str, faucet: KeyPair, concurrency: int, api_key: str | None)
     senders = [[generate_keypair() for _ in range(SENDERS_PER_CLIENT)] for _ in range(concurrency)]
     async with AsyncClient(url, api_key=api_key) as node:
         nonce = await node.next_nonce(faucet.address)
-        txs = [await node.sign(faucet, Transfer(s.address, 10**12), nonce=nonce + i)
+        txs = [await node.sign(faucet, Transfer(s.address, SENDER_FUNDS), nonce=nonce + i)
                for i, s in enumerate(s for group in senders for s in group)]
         for r in await node.submit_batch(txs):
             await node.wait_committed(r.tx_id)

@@ -1,4 +1,4 @@
-"""`aurigraph bench crypto|consensus|node|gateway|index|sync|models`: run a benchmark, print it, and write its
+"""`aurigraph bench crypto|consensus|node|gateway|single|index|sync|models`: run a benchmark, print it, and write its
 JSON result."""
 
 from __future__ import annotations
@@ -85,6 +85,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=cmd_gateway)
 
+    t = b_sub.add_parser("single", help="clients sending one transaction per request and waiting for its commit "
+                         "(REST and gRPC; many clients, and one alone), vs a 3-member etcd on this machine")
+    t.add_argument("--url", help="a running gateway's REST URL (http://…); default: start a temporary node with "
+                   "`aurigraph up` in a temporary data dir")
+    t.add_argument("--grpc", help="with --url: the gateway's gRPC target (host:port)")
+    t.add_argument("--data-dir", type=Path, default=Path("data"), help="with --url: the node's data dir (faucet key)")
+    t.add_argument("--api-key", help="with --url: a submitter key, if the gateway asks for one")
+    t.add_argument("--clients", type=int, default=64, help="concurrent clients (etcd: as many)")
+    t.add_argument("--txs-per-client", type=int, default=40, help="transactions each client commits, one at a time")
+    t.add_argument("--lone-txs", type=int, default=200, help="transactions of the lone client")
+    t.add_argument("--no-etcd", action="store_true", help="skip the etcd baseline (no ratios)")
+    t.add_argument("--out-dir", type=Path, default=DEFAULT_RESULTS_DIR)
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_single)
+
     m = b_sub.add_parser("models", help="the shipped anomaly model vs the rule baseline on labelled synthetic "
                          "txs, and hot-path inference p50/p99 (NumPy vs the same weights in Keras)")
     m.add_argument("--seed", type=int, default=7, help="labelled set seed (the shipped model was trained on 0)")
@@ -95,8 +110,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     o = b_sub.add_parser("optimizer", help="replay an idle → ramp → burst → idle trace through a fresh node with "
                          "the optimizer and with each fixed batching setting: TPS and p99 finality")
-    o.add_argument("--fixed", default="10000/5,2000/5,500/1", help="fixed MAX_BATCH_TXS/BATCH_WAIT_MS settings to "
-                   "compare, comma-separated (default: %(default)s; 10000/5 is the node's default)")
+    o.add_argument("--fixed", default="10000/0,2000/5,500/1", help="fixed MAX_BATCH_TXS/BATCH_WAIT_MS settings to "
+                   "compare, comma-separated (default: %(default)s; 10000/0 is the node's default)")
     o.add_argument("--peak-tps", type=float, default=3_500.0, help="the burst's offered rate")
     o.add_argument("--seed", type=int, default=11, help="trace seed (the load model was trained on seed 0)")
     o.add_argument("--replicas", type=int, default=3)
@@ -260,6 +275,51 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     print(file=sys.stderr)
     result.update(via=args.via, cpus=usable_cpus())
     return _report(args, f"gateway-{args.via}", result, gateway.format_result)
+
+
+def cmd_single(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from aurigraph.bench import etcd, single
+    from aurigraph.bench.stack import spawn_up
+    from aurigraph.keystore import load_keypair
+    from aurigraph.node.config import usable_cpus
+    from aurigraph.node.datadir import DataDir
+
+    if min(args.clients, args.txs_per_client, args.lone_txs) < 2:
+        raise CliError("--clients, --txs-per-client and --lone-txs must be >= 2")
+    plan = single.Plan(args.clients, args.txs_per_client, args.lone_txs)
+    result: dict = {"clients": plan.clients, "cpus": usable_cpus()}
+    if not args.no_etcd:
+        _progress("etcd: starting 3 members …")
+        try:
+            with etcd.EtcdCluster() as cluster:
+                _progress("etcd: one client, one put at a time …")
+                lone = etcd.put_load(cluster, 1, plan.lone_txs)
+                _progress(f"etcd: {plan.clients} clients, one put each at a time …")
+                result["etcd"] = {"concurrent": etcd.put_load(cluster, plan.clients, plan.txs_per_client), "lone": lone}
+        except etcd.EtcdUnavailable as e:
+            print(f"\nwarning: no etcd baseline: {e}", file=sys.stderr)
+    stack, tmp = None, None
+    try:
+        if args.url:
+            urls = {"rest": args.url, **({"grpc": f"grpc://{args.grpc}"} if args.grpc else {})}
+            data = DataDir(args.data_dir)
+        else:
+            tmp = tempfile.TemporaryDirectory(prefix="aurigraph-bench-")
+            _progress("starting a temporary node and gateway (aurigraph up) …")
+            stack = spawn_up(Path(tmp.name), "--rate-limit", "0")
+            urls, data = {"rest": stack.url, "grpc": f"grpc://{stack.grpc_target}"}, stack.data
+        faucet = load_keypair(data.faucet_key, data.passphrase())
+        result.update(single.run(urls, faucet, plan, args.api_key, _progress))
+    finally:
+        if stack is not None:
+            stack.stop()
+        if tmp is not None:
+            tmp.cleanup()
+    print(file=sys.stderr)
+    single.add_ratios(result)
+    return _report(args, "single", result, single.format_result)
 
 
 def cmd_models(args: argparse.Namespace) -> int:

@@ -1,0 +1,33 @@
+"""The single-transaction benchmark's pieces that need no node: etcd's Put encoding and the ratios."""
+
+from __future__ import annotations
+
+from aurigraph.bench.etcd import latency_summary, put_request
+from aurigraph.bench.single import add_ratios, format_result
+
+
+def test_put_request_is_etcds_wire_format():
+    # PutRequest{key: "k", value: "v"}: field 1 and field 2, length-delimited.
+    assert put_request(b"k", b"v") == b"\x0a\x01k\x12\x01v"
+    # A 300-byte value: its length is the two-byte varint 0xac 0x02.
+    assert put_request(b"key", b"x" * 300)[5:8] == b"\x12\xac\x02"
+
+
+def test_ratios_are_ours_over_etcds_of_the_same_run():
+    result = {
+        "clients": 64,
+        "etcd": {"concurrent": {"puts_per_s": 2000.0, "latency_ms": {"p50": 30.0, "p99": 80.0}},
+                 "lone": {"latency_ms": {"p50": 2.5, "p99": 9.0}}},
+        "grpc": {"concurrent": {"committed_tps": 500.0, "latency_ms": {"p50": 120.0, "p99": 240.0}},
+                 "lone": {"latency_ms": {"p50": 25.0, "p99": 60.0}}},
+    }
+    add_ratios(result)
+    assert result["grpc"]["ratios"] == {"tps_over_etcd": 0.25, "p99_over_etcd": 3.0, "lone_p50_over_etcd": 10.0}
+    assert "rest" not in result
+    assert "÷ etcd: tx/s 0.250" in format_result(result)
+
+
+def test_latency_summary_of_few_samples():
+    assert latency_summary([]) == {"p50": None, "p99": None}
+    assert latency_summary([4.0]) == {"p50": 4.0, "p99": None}
+    assert latency_summary([1.0, 2.0, 3.0])["p50"] == 2.0
