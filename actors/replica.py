@@ -67,7 +67,8 @@ from aurigraph.storage.rocks import open_db
 
 log = logging.getLogger("aurigraph.replica")
 ARCHIVE_PUSH_PER_ROUND = 64
-ARCHIVE_PERIOD_S = 0.05
+ARCHIVE_RETRY_S = 1.0  # after a failed push; otherwise the push waits for a new block
+ARCHIVE_MIN_INTERVAL_S = 0.05  # under load, blocks go to the shards in rounds, not one call each
 REMOTE_TIMEOUT_S = 2.0  # a peer or shard that Ray is restarting must not stall this replica
 SNAPSHOT_SEND_TIMEOUT_S = 60.0
 RESYNC_MARKER = "resync"  # in the replica's folder: wipe the log and ledger, wait for readmission
@@ -113,6 +114,7 @@ class ConsensusReplica:
         self._inbox: list = []
         self._waiters: dict[bytes, list[asyncio.Future]] = {}
         self._wake = asyncio.Event()
+        self._archive_wake = asyncio.Event()  # set when this replica applied blocks, or became leader
         self._halted: str | None = None
         self._next_archive = None  # next height the leader pushes to the shards
         self._loops: list[asyncio.Task] = []
@@ -224,13 +226,14 @@ class ConsensusReplica:
                     task.add_done_callback(self._reports.discard)
             elif snapshot:
                 self.driver.report_snapshot(peer, False)
-        for o in out.outcomes:
-            if o.status is not TxStatus.PENDING:
-                for f in self._waiters.pop(o.tx_id, ()):
-                    if not f.done():
-                        f.set_result(o)
+        for o in out.outcomes:  # final ones, and PENDING ones held for a nonce gap
+            for f in self._waiters.pop(o.tx_id, ()):
+                if not f.done():
+                    f.set_result(o)
         if out.leader_changed:
             self._next_archive = None
+        if out.leader_changed or (self.driver.is_leader and out.outcomes):
+            self._archive_wake.set()
 
     async def _report_snapshot(self, peer: int, ref) -> None:
         """Tell the driver whether a snapshot reached `peer`: the leader sends nothing else to a
@@ -245,20 +248,30 @@ class ConsensusReplica:
             self._wake.set()
 
     async def _archive_forever(self) -> None:
-        """Its own task, so a shard that is down or restarting never stalls consensus."""
+        """Its own task, so a shard that is down or restarting never stalls consensus. It sleeps
+        until the loop says blocks were applied (or leadership changed), at most one round every
+        `ARCHIVE_MIN_INTERVAL_S`: an idle node pushes nothing and wakes for nothing; after a failure
+        it tries again every `ARCHIVE_RETRY_S`."""
         while not self._halted:
-            await asyncio.sleep(ARCHIVE_PERIOD_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._archive_wake.wait(), ARCHIVE_RETRY_S)
+            self._archive_wake.clear()
             try:
-                await self._push_archive()
+                if await self._push_archive():
+                    self._archive_wake.set()  # more than one round's worth was waiting
+                await asyncio.sleep(ARCHIVE_MIN_INTERVAL_S)
             except (TimeoutError, ray.exceptions.RayError):
                 self._next_archive = None  # ask the shards again next round
+                await asyncio.sleep(ARCHIVE_RETRY_S)
             except Exception:
                 log.exception("replica %d archive push failed", self.node_id)
+                await asyncio.sleep(ARCHIVE_RETRY_S)
 
-    async def _push_archive(self) -> None:
-        """Leader: push applied blocks to their shards, resuming from what the shards have."""
+    async def _push_archive(self) -> bool:
+        """Leader: push applied blocks to their shards, resuming from what the shards have; True if
+        blocks are left for another round."""
         if not self._shards or not self.driver.is_leader:
-            return
+            return False
         head = self.driver.ledger.head.height
         if self._next_archive is None:
             latest = await asyncio.wait_for(
@@ -272,6 +285,7 @@ class ConsensusReplica:
                 continue
             self._shards[shard_for(height, len(self._shards))].archive.remote(record)
         self._next_archive = end + 1
+        return end < head
 
     async def checkpoint(self, dest: str) -> dict:
         """RocksDB checkpoints of the ledger and the log into the backup folder `dest` (see

@@ -44,9 +44,13 @@ class NodeSettings(BaseModel):
     # machine: 1.7 s for 10,000), and followers that hear nothing for this long start an election:
     # keep it well above the longest block, or a busy leader gets deposed (150 ticks: 3 to 6 s).
     election_ticks: int = Field(150, ge=2)
-    heartbeat_ticks: int = Field(2, ge=1)
+    # 100 ms, as etcd's default: each heartbeat is two actor calls per follower, and at 40 ms they
+    # were most of an idle node's CPU (docs/performance.md).
+    heartbeat_ticks: int = Field(5, ge=1)
     max_batch_txs: int = Field(10_000, ge=1, le=100_000)
-    batch_wait_ms: int = Field(5, ge=0, le=10_000)
+    # 0: a transaction arriving at an idle leader is proposed at once. Under load transactions gather
+    # by themselves while the block before is in flight; the optimizer may set a wait.
+    batch_wait_ms: int = Field(0, ge=0, le=10_000)
     max_pending_txs: int = Field(200_000, ge=1)
     submit_timeout_ms: int = Field(10_000, ge=1)
     # Raft snapshots (see `DriverSettings`): after this many applied entries or transactions, and how

@@ -17,7 +17,8 @@ log is applied — so the parent is always the applied head, even right after a 
 block takes up to `max_batch_txs` pending transactions, when that many are waiting or the oldest
 has waited `batch_wait_ms`. Senders go in order of first arrival and each sender's transactions in
 nonce order; a nonce gap may be filled by a later arrival, so such a transaction stays pending for
-`gap_retention_ms` before it is rejected. A proposal the core refuses for now (a leader transfer is
+`gap_retention_ms` before it is rejected (`run` reports it PENDING once, when it is first held, so
+a caller waiting on it is answered instead of waiting out the retention). A proposal the core refuses for now (a leader transfer is
 under way) leaves its transactions pending.
 
 Snapshots and catch-up: after `snapshot_every_entries` applied entries or `snapshot_every_txs`
@@ -419,8 +420,13 @@ class ReplicaDriver:
                             min_fee=self.genesis.params.min_fee, max_txs=knobs.max_batch_txs,
                             governance=self._governance)
         for tx, reason, detail in built.rejected:
-            if reason is Rejection.NONCE_GAP and now - self._gap_since_ms.setdefault(tx.tx_id, now) < self.settings.gap_retention_ms:
-                continue  # an earlier nonce may still arrive
+            if reason is Rejection.NONCE_GAP:  # an earlier nonce may still arrive
+                since = self._gap_since_ms.setdefault(tx.tx_id, now)
+                if since == now:  # held from now on: said once, so whoever waits on it is answered
+                    out.outcomes.append(TxOutcome(tx.tx_id, TxStatus.PENDING, detail=(
+                        f"held for up to {self.settings.gap_retention_ms // 1000} s: {detail}")))
+                if now - since < self.settings.gap_retention_ms:
+                    continue
             del self._pending[tx.tx_id]
             self._gap_since_ms.pop(tx.tx_id, None)
             out.outcomes.append(TxOutcome(tx.tx_id, TxStatus.REJECTED, reason=reason, detail=detail))
