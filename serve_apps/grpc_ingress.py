@@ -1,5 +1,5 @@
 """The gRPC services of `protos/aurigraph/v1/services.proto`, as methods of the gateway
-deployment (Serve's gRPC proxy calls them by method name).
+deployment, which serves them from its own gRPC server (serve_apps/grpc_server.py).
 
 Each method admits the call by its entry in `serve_apps.auth` (API key from `x-api-key` or
 `authorization: Bearer` metadata and its role, the submission allowlist by client address — the
@@ -37,7 +37,6 @@ from serve_apps.service import RejectedFailure
 
 SUBMIT_RESPONSE_METADATA = "aurigraph-submit-response-bin"
 
-SERVICER_FUNCTIONS = ["serve_apps.grpc_ingress.add_services"]
 SERVICES = ("TransactionService", "ConsensusService", "NodeService", "MonitoringService", "StorageService",
             "CryptoService", "ModelService")
 
@@ -63,7 +62,7 @@ def _lenient(handler):
 
 
 class _LenientServer:
-    """Hands the generated registrations to Serve's gRPC server with request parsing that never raises."""
+    """Hands the generated registrations to a gRPC server with request parsing that never raises."""
 
     def __init__(self, server) -> None:
         self._server = server
@@ -79,14 +78,10 @@ class _LenientServer:
 
 
 def add_services(servicer, server) -> None:
-    """The servicer function Serve calls (named in `gRPCOptions`): every Aurigraph service."""
+    """Register every Aurigraph service of `servicer` (the gateway replica) on `server`."""
     lenient = _LenientServer(server)
     for name in SERVICES:
         getattr(services_pb2_grpc, f"add_{name}Servicer_to_server")(servicer, lenient)
-
-
-class StreamEnded(Exception):
-    """Ends a streaming method whose context already carries its status (plain, so it pickles)."""
 
 
 def _fail(context, e: ApiFailure) -> None:
@@ -99,8 +94,7 @@ def _fail(context, e: ApiFailure) -> None:
         context.set_trailing_metadata(trailing)
 
 
-# Method name -> its route in serve_apps.auth: Serve's gRPC proxy calls the deployment by method
-# name alone, so the names are unique across the services.
+# Method name -> its route in serve_apps.auth (method names are unique across the services).
 ROUTES = {m.name: grpc_route(s.name, m.name)
           for s in services_pb2.DESCRIPTOR.services_by_name.values() for m in s.methods}
 
@@ -174,17 +168,14 @@ class GrpcMethods:
             sub = await self.service.hub.subscribe(flt, request.from_height or None)
             async for event in self.service.hub.events(sub):
                 yield event.transaction_committed
-        # Serve's proxy applies a streaming method's context only with a yielded message, and ends
-        # the call OK; an exception raised after setting the code ends it with that code (Serve wraps
-        # it in gRPCStatusError), so a refused or cut-off stream is not mistaken for an empty one.
+        # The stream ends with the status set on the context (returning, not raising, which gRPC
+        # would report as an unexpected error), so a refused or cut-off stream is not mistaken for
+        # an empty one.
         except SlowConsumer as e:
             self.service.metrics.stream_disconnects.inc()
-            failure = ApiFailure("RATE_LIMITED", f"SLOW_CONSUMER: {e}")
-            _fail(grpc_context, failure)
-            raise StreamEnded(str(failure)) from None
+            _fail(grpc_context, ApiFailure("RATE_LIMITED", f"SLOW_CONSUMER: {e}"))
         except ApiFailure as e:
             _fail(grpc_context, e)
-            raise StreamEnded(str(e)) from None
         finally:
             if sub is not None:
                 self.service.hub.unsubscribe(sub)

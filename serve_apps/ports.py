@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import socket
 import time
+from typing import TYPE_CHECKING
 
-from serve_apps.settings import GatewaySettings
+if TYPE_CHECKING:  # settings name ANY_HOST from here
+    from serve_apps.settings import GatewaySettings
 
 
 def _any_host() -> str:
@@ -112,9 +114,9 @@ on every way out: releasing twice is harmless). Raises PortInUseError naming the
 
         update = {"http_port": reserve(settings.http_host, settings.http_port)}
         if settings.grpc_port is not None:
-            if settings.tls:  # the terminator on grpc_port; Serve's gRPC proxy on all interfaces behind it
+            if settings.tls:  # the terminator on grpc_port; the gateway's gRPC server on loopback behind it
                 update["grpc_port"] = reserve(settings.http_host, settings.grpc_port)
-                update["grpc_internal_port"] = reserve(ANY_HOST, settings.grpc_internal_port)
+                update["grpc_internal_port"] = reserve("127.0.0.1", settings.grpc_internal_port)
             else:
                 update["grpc_port"] = reserve(ANY_HOST, settings.grpc_port)
     except PortInUseError:

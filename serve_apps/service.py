@@ -7,6 +7,7 @@ these calls and map `ApiFailure` to their status codes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -49,6 +50,7 @@ class GatewayService:
         self.queries = QueryService(settings, api)
         self.metrics.stream_subscribers.set_function(lambda: len(self.hub.subscribers))
         self._batcher = MicroBatcher(self._submit_unwaited, settings.max_batch_txs)
+        self._waited_batcher = MicroBatcher(self._submit_waited, settings.max_batch_txs)
 
     def client_address(self, peer_host: str, forwarded_for: str | None) -> str:
         """Who a request comes from: the socket peer, or whom a trusted proxy says it forwards."""
@@ -159,13 +161,30 @@ class GatewayService:
     async def _submit_unwaited(self, wire: list[bytes]) -> list:
         return list((await self.submit(wire, False)).results)
 
+    async def _submit_waited(self, items: list[tuple[bytes, int]]) -> list:
+        """(raw, wait ms) items: one waited batch per distinct wait, side by side."""
+        by_wait: dict[int, list[int]] = {}
+        for i, (_, wait_ms) in enumerate(items):
+            by_wait.setdefault(wait_ms, []).append(i)
+        results: list = [None] * len(items)
+
+        async def one(wait_ms: int, indices: list[int]) -> None:
+            response = await self.submit([items[i][0] for i in indices], True, wait_ms)
+            for i, r in zip(indices, response.results):
+                results[i] = r
+        await asyncio.gather(*(one(w, ix) for w, ix in by_wait.items()))
+        return results
+
     async def submit_one(self, raw: bytes, wait: bool, timeout_ms: int | None = None) -> transaction_pb2.SubmitResponse:
-        """One transaction; a rejection or a full pipeline is an `ApiFailure` (422 / 503). Without
-        a wait it is batched with the others arriving now; a waited one goes alone, since a batch is
-        answered when all of it is final and one slow transaction must not hold up others."""
+        """One transaction; a rejection or a full pipeline is an `ApiFailure` (422 / 503). It is
+        batched with the other single transactions arriving now (one call through the ingress, the
+        validators and the leader for all of them), waited ones with those of the same wait. A
+        waited batch is answered when each of its transactions is final or the leader holds it for
+        a missing earlier nonce (answered PENDING at once), so one such transaction never holds up
+        the others for long (docs/gateway.md)."""
         _check_size(len(raw), self.settings.max_body_bytes)
         if wait:
-            result = (await self.submit([raw], True, timeout_ms)).results[0]
+            result = await self._waited_batcher.submit((raw, self.wait_ms(timeout_ms)))
         else:
             result = await self._batcher.submit(raw)
         if result.status == transaction_pb2.TRANSACTION_STATUS_REJECTED:

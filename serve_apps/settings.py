@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from serve_apps.allowlist import Network, parse_network
+from serve_apps.ports import ANY_HOST
 
 
 class GatewaySettings(BaseModel):
@@ -21,8 +22,8 @@ class GatewaySettings(BaseModel):
     # (serve_apps/ports.py); the settings handed to the deployment carry the port it got.
     http_port: int = Field(8000, ge=0, le=65535)
     grpc_port: int | None = Field(9000, ge=0, le=65535)  # None: no gRPC ingress
-    # With TLS, Serve's plain-text gRPC proxy listens here (all interfaces: Serve has no host option;
-    # firewall it) behind the TLS 1.3 terminator on grpc_port (serve_apps/grpc_tls.py). 0: a free port.
+    # With TLS, the gateway replicas' plain-text gRPC server listens here on 127.0.0.1, behind the
+    # TLS 1.3 terminator on grpc_port (serve_apps/grpc_tls.py). 0: a free port.
     grpc_internal_port: int = Field(0, ge=0, le=65535)
     replicas: int = Field(1, ge=1, le=64)  # gateway (Serve) replicas
     max_batch_txs: int = Field(10_000, ge=1, le=10_000)
@@ -74,3 +75,12 @@ class GatewaySettings(BaseModel):
     @property
     def tls(self) -> bool:
         return self.ssl_certfile is not None
+
+    @property
+    def grpc_listen(self) -> tuple[str, int] | None:
+        """Where each gateway replica's own gRPC server listens (serve_apps/grpc_server.py): the gRPC
+        port on all interfaces, or with TLS the internal port on 127.0.0.1 behind the terminator;
+        None without gRPC."""
+        if self.grpc_port is None:
+            return None
+        return ("127.0.0.1", self.grpc_internal_port) if self.tls else (ANY_HOST, self.grpc_port)

@@ -16,7 +16,7 @@ import pytest
 from aurigraph.codec import encode_signed
 from aurigraph.ledger import MAX_TX_BYTES
 from aurigraph.v1 import services_pb2_grpc, transaction_pb2
-from serve_apps.gateway import GRPC_MAX_MESSAGE_BYTES
+from serve_apps.grpc_server import GRPC_MAX_MESSAGE_BYTES
 from tests.adversarial.conftest import Sender, fund
 from tests.adversarial.wire import blob, uint
 

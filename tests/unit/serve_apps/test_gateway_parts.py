@@ -117,27 +117,38 @@ def test_keys_file_format_is_documented_json(tmp_path):
     assert entry["name"] == "svc" and entry["role"] == "submitter" and len(bytes.fromhex(entry["sha256"])) == 32
 
 
-def test_micro_batcher_makes_one_call_for_concurrent_items_and_keeps_their_order():
+def test_micro_batcher_sends_a_lone_item_at_once_and_gathers_what_arrives_while_its_slots_are_busy():
     from serve_apps.batching import MicroBatcher
 
     calls = []
+    release = None
 
     async def flush(items):
         calls.append(list(items))
         if "boom" in items:
             raise RuntimeError("node down")
+        if items == ["hold"]:
+            await release.wait()
         return [f"r-{i}" for i in items]
 
     async def scenario():
-        batcher = MicroBatcher(flush, max_items=3, max_wait_s=0.01)
-        first = await asyncio.gather(*(batcher.submit(i) for i in range(5)))
-        lone = await batcher.submit(9)
-        failed = await asyncio.gather(batcher.submit("boom"), batcher.submit(1), return_exceptions=True)
-        return first, lone, failed
+        nonlocal release
+        release = asyncio.Event()
+        batcher = MicroBatcher(flush, max_items=3, max_in_flight=1)
+        lone = await batcher.submit(9)  # a free slot: it goes at once, alone, with no timer
+        held = asyncio.create_task(batcher.submit("hold"))
+        await asyncio.sleep(0)
+        gathered = [asyncio.create_task(batcher.submit(i)) for i in range(5)]  # the only slot is busy
+        await asyncio.sleep(0.01)
+        assert calls == [[9], ["hold"]], "nothing else goes while the slot is busy"
+        release.set()
+        results = await asyncio.gather(held, *gathered)
+        failed = await asyncio.gather(batcher.submit("boom"), return_exceptions=True)
+        return lone, results, failed
 
-    first, lone, failed = asyncio.run(scenario())
-    assert first == [f"r-{i}" for i in range(5)] and lone == "r-9"
-    assert calls[:3] == [[0, 1, 2], [3, 4], [9]], "full batches go at once, the rest after max_wait_s"
+    lone, results, failed = asyncio.run(scenario())
+    assert lone == "r-9" and results == ["r-hold"] + [f"r-{i}" for i in range(5)]
+    assert calls[2:4] == [[0, 1, 2], [3, 4]], "what gathered goes together once the slot frees, max_items a call"
     assert all(isinstance(e, RuntimeError) for e in failed), "every caller of a failed batch sees the error"
 
 

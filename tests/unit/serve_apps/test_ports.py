@@ -103,7 +103,9 @@ def test_the_gateway_ports_resolve_to_the_kernels_picks(tmp_path, tls):
         assert len(ports) == (3 if tls else 2) and len(set(ports)) == len(ports) and 0 not in ports
         assert resolved.http_port == ports[0] and resolved.grpc_port == ports[1]
         assert (resolved.grpc_internal_port == ports[2]) if tls else resolved.grpc_internal_port == 0
-        assert reservations[-1].host == ANY_HOST  # Serve's gRPC proxy binds all interfaces
+        # Where the gateway's own gRPC servers listen: all interfaces, or loopback behind the TLS terminator.
+        assert (reservations[-1].host, reservations[-1].port) == resolved.grpc_listen
+        assert reservations[-1].host == ("127.0.0.1" if tls else ANY_HOST)
     finally:
         for r in reservations:
             r.release()
