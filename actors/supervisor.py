@@ -106,7 +106,7 @@ class Supervisor:
                            for n in validator_names]
         await asyncio.gather(*(v.ping.remote() for v in self.validators), *(r.ping.remote() for r in self.replicas.values()))
         self.ingress = Ingress.options(name=INGRESS_NAME, namespace=NAMESPACE).remote(
-            validator_names, {i: replica_name(i) for i in ids}, NAMESPACE)
+            validator_names, {i: replica_name(i) for i in ids}, NAMESPACE, self.genesis_json)
         await self._connect_all()
         if s.postgres_dsn:
             self.indexer = Indexer.options(name=INDEXER_NAME, namespace=NAMESPACE).remote(
