@@ -6,14 +6,13 @@ submit transactions (the `SUBMISSION_ROUTES` of `serve_apps.auth`) refuse a clie
 network with FORBIDDEN (HTTP 403, gRPC PERMISSION_DENIED) naming the client's address; an empty
 list switches the check off.
 
-The client's address is the socket peer of its connection to Serve's proxy: `scope["client"]`
-for REST and WebSocket, the gRPC context's `peer()` for gRPC (Serve's gRPC proxy copies the real
-peer into the context it hands to the replica). `X-Forwarded-For` (REST, WebSocket) and
+The client's address is the socket peer of its connection to the gateway replica's own server:
+`scope["client"]` for REST and WebSocket, the gRPC context's `peer()` for gRPC. `X-Forwarded-For` (REST, WebSocket) and
 `x-forwarded-for` metadata (gRPC) are ignored, unless the peer is one of the configured trusted
 proxies (`GatewaySettings.trusted_proxies`, `--trusted-proxy`): then the client is the first address
-in the header, read from the right, that is not itself a trusted proxy. `aurigraph up` turns off
-uvicorn's own `X-Forwarded-For` handling in Serve's HTTP proxy (which trusts loopback by default),
-so `scope["client"]` is the socket peer when it reaches `client_address`.
+in the header, read from the right, that is not itself a trusted proxy. The gateway runs uvicorn with
+its own `X-Forwarded-For` handling off (`proxy_headers`, which trusts loopback by default: see
+serve_apps/http_server.py), so `scope["client"]` is the socket peer when it reaches `client_address`.
 """
 
 from __future__ import annotations

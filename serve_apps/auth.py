@@ -98,12 +98,6 @@ OPEN_ROUTES: frozenset[str] = frozenset({
     rest_route("GET", "/docs/oauth2-redirect"),  # FastAPI's Swagger UI helper page
 })
 
-# Answered by Ray Serve's HTTP proxy itself, before any request reaches the gateway: always open,
-# out of this module's reach (the proxy's health check and route listing; they reveal only the
-# application's name and route prefix). gRPC has no such routes: the gateway serves it itself,
-# with server reflection (open, as every gRPC server's).
-PROXY_ROUTES: tuple[str, ...] = ("GET /-/healthz", "GET /-/routes")
-
 # Routes that submit transactions: refused to clients outside the submission allowlist, when one
 # is configured.
 SUBMISSION_ROUTES: frozenset[str] = frozenset({

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import ray
 from ray import serve
 
 from aurigraph import telemetry
@@ -81,8 +82,8 @@ LISTEN_TIMEOUT_S = 120  # the replicas start their servers once deployed: second
 
 
 def start_gateway(settings: GatewaySettings, reservations: list[PortReservation] = ()) -> None:
-    """Deploy the gateway, whose replicas serve REST and gRPC on the configured ports themselves,
-    with no Serve proxy (Ray is connected). Each of the `reservations` of `reserve_gateway_ports` is
+    """Deploy the gateway on this machine, whose replicas serve REST and gRPC on the configured ports
+    themselves, with no Serve proxy (Ray is connected). Each of the `reservations` of `reserve_gateway_ports` is
     released once something listens on its port, before this returns. With TLS, gRPC is TLS 1.3
     too: the replicas listen on the internal port behind a TLS terminator on the gRPC port, which
     runs in this process until `stop_gateway` (grpc_tls.py)."""
@@ -92,7 +93,10 @@ def start_gateway(settings: GatewaySettings, reservations: list[PortReservation]
                                   settings.ssl_certfile, settings.ssl_keyfile)
         _grpc_tls.start()
     serve.start(proxy_location="Disabled")
-    app = Gateway.options(num_replicas=settings.replicas).bind(settings.model_dump_json())
+    # On this machine (the head, where `aurigraph up` runs): the ports are served where they were
+    # reserved and where clients, the TLS terminator and probes look for them.
+    here = {"num_cpus": 0, "resources": {f"node:{ray.util.get_node_ip_address()}": 0.001}}
+    app = Gateway.options(num_replicas=settings.replicas, ray_actor_options=here).bind(settings.model_dump_json())
     serve.run(app, name=APP_NAME, route_prefix=None, blocking=False)
     for reservation in reservations:
         wait_listening(reservation.host, reservation.port, LISTEN_TIMEOUT_S)

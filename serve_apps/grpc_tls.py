@@ -1,11 +1,10 @@
-"""TLS 1.3 in front of Serve's gRPC proxy: a small TLS terminator that forwards bytes.
+"""TLS 1.3 in front of the gateway's gRPC servers: a small TLS terminator that forwards bytes.
 
-Ray Serve 2.60's gRPC proxy has no TLS setting: `gRPCOptions` has none, and the proxy adds its
-port with `add_insecure_port("[::]:<port>")` (`ray.serve._private.default_impl.add_grpc_address`).
-So with certificates configured, `start_gateway` runs Serve's gRPC proxy on an internal port and
-this terminator on the public gRPC port:
+gRPC's Python server takes no minimum TLS version, so with certificates configured the gateway
+replicas serve gRPC in plain text on an internal port on 127.0.0.1 (serve_apps/grpc_server.py) and
+`start_gateway` runs this terminator on the public gRPC port:
 
-    client ──TLS 1.3 (h2)──► TlsTerminator (public port) ──TCP──► Serve gRPC proxy (internal port)
+    client ──TLS 1.3 (h2)──► TlsTerminator (public port) ──TCP──► gateway gRPC servers (127.0.0.1, internal port)
 
 It accepts TLS 1.3 only (`minimum_version`), offers ALPN `h2`, and forwards the decrypted bytes
 both ways with back-pressure (`drain()`); a connection ends on both sides when either side ends.

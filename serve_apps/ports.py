@@ -1,27 +1,27 @@
 """The gateway's listening ports, without a race: reserve before Ray starts, hand over, release.
 
-Serve's proxies bind the HTTP and gRPC ports themselves, in another process, seconds after
+The gateway replicas bind the HTTP and gRPC ports themselves, in other processes, seconds after
 `aurigraph up` has decided on them; Ray starts in between, and its processes bind random ports as
 they start. A port found free and only then handed over can be taken in that gap. So `aurigraph up`
 reserves each port before Ray starts: a socket bound to it with SO_REUSEPORT that never listens.
 
 - The kernel gives a reserved port to nobody else: no `bind(..., 0)` lands on it, and a bind
   without SO_REUSEPORT fails.
-- Serve's proxy, which binds with SO_REUSEPORT (Serve's default, pinned by
-  `serve_apps.gateway.set_proxy_environment`), binds it all the same, as the same user.
+- The gateway replicas' servers (serve_apps/http_server.py, grpc_server.py) bind with SO_REUSEPORT,
+  so they bind it all the same, as the same user.
 - A socket that never listens is given no connections, so nothing is lost to the reservation,
-  and it is released once the proxy listens.
+  and it is released once a server accepts a connection on the port.
 
 Port 0 reserves a port that the kernel picks: that is how `--http-port 0` / `--grpc-port 0` give
 a node that cannot collide with anything, reporting the ports it got (`aurigraph up` prints them
 and writes them to `<data-dir>/endpoints.json`).
 
 A port given explicitly is first bound once without SO_REUSEPORT, so a port that something else
-listens on (even a stale Serve proxy, which would share it silently) is refused at once, with
+listens on (even a stale gateway replica, which would share it silently) is refused at once, with
 its number, before anything starts.
 
     with reserve_port("127.0.0.1", 0) as http:
-        start_proxies(http.port)      # listening when it returns
+        start_servers(http.port)      # listening when it returns
     # released here
 """
 
@@ -36,12 +36,12 @@ if TYPE_CHECKING:  # settings name ANY_HOST from here
 
 
 def _any_host() -> str:
-    """All interfaces, as Serve's gRPC proxy binds them (`[::]`, dual stack), where IPv6 exists."""
+    """All interfaces (`[::]`, dual stack) where IPv6 exists, as the gateway's gRPC servers bind them."""
     try:
         with socket.socket(socket.AF_INET6):
             return "::"
     except OSError:
-        return "0.0.0.0"  # nosec B104  # the proxy's own choice on a machine without IPv6
+        return "0.0.0.0"  # nosec B104  # all interfaces on a machine without IPv6: the gRPC port's purpose
 
 
 ANY_HOST = _any_host()
@@ -59,7 +59,7 @@ class PortReservation:
         if port:
             _check_free(host, port)
         # SO_REUSEADDR only for a port given explicitly: there connections of an earlier run in
-        # TIME_WAIT must not block it (Serve's proxy sets it too). Without it, even a socket that
+        # TIME_WAIT must not block it (the gateway's servers set it too). Without it, even a socket that
         # sets SO_REUSEADDR cannot bind a reserved port; the kernel's pick (port 0) has no TIME_WAIT.
         self._socket: socket.socket | None = _bound(host, port, reuse_addr=bool(port), reuse_port=True)
         self.port: int = self._socket.getsockname()[1]

@@ -22,7 +22,7 @@ from serve_apps.rest.media import render
 from serve_apps.service import GatewayService, RejectedFailure
 
 log = logging.getLogger("aurigraph.gateway")
-REQUEST_ID_HEADER = "X-Request-Id"  # the client's, else one Serve's proxy made; echoed on every answer
+REQUEST_ID_HEADER = "X-Request-Id"  # the client's (if usable), else one the gateway made; on every answer
 HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
 
 
@@ -50,8 +50,7 @@ def create_app(service: GatewayService) -> FastAPI:
             response = await call_next(request)
         route = request.scope.get("route")
         service.metrics.requests.labels("rest", getattr(route, "path", "unmatched"), response.status_code).inc()
-        if offered is None:  # behind Serve's proxy there always is one, and the proxy echoes it
-            response.headers[REQUEST_ID_HEADER] = rid
+        response.headers[REQUEST_ID_HEADER] = rid
         return response
 
     @app.exception_handler(ApiFailure)

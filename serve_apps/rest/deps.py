@@ -23,7 +23,7 @@ def get_service(connection: HTTPConnection) -> GatewayService:
 
 
 def client_of(connection: HTTPConnection, service: GatewayService) -> str:
-    """The client's address (see `serve_apps.allowlist`): the socket peer Serve's proxy saw,
+    """The client's address (see `serve_apps.allowlist`): the socket peer of the connection,
     or the client a trusted proxy names in X-Forwarded-For."""
     peer = connection.client.host if connection.client else "unknown"
     forwarded = connection.headers.getlist("x-forwarded-for")

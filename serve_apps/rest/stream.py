@@ -34,7 +34,7 @@ from serve_apps.rest.routes import _address
 router = APIRouter(prefix="/v11")
 SEND_TIMEOUT_S = 10.0
 # The stream is one-way. A few client frames (keep-alives) are ignored; a flood or a big frame is
-# closed with 1008, since each frame the client sends is work for Serve's proxy and this replica.
+# closed with 1008, since each frame the client sends is work for this replica.
 CLIENT_FRAMES_PER_S = 1.0
 CLIENT_FRAME_BURST = 10
 MAX_CLIENT_FRAME_BYTES = 4096

@@ -1,7 +1,7 @@
 """gRPC messages at the size limits and batches at the count limit.
 
-Serve's gRPC proxy takes messages up to `GRPC_MAX_MESSAGE_BYTES` (128 MiB, set by `aurigraph up`
-through RAY_SERVE_GRPC_MAX_MESSAGE_SIZE): one byte more and gRPC itself answers RESOURCE_EXHAUSTED.
+The gateway's gRPC servers take messages up to `GRPC_MAX_MESSAGE_BYTES` (128 MiB,
+serve_apps/grpc_server.py): one byte more and gRPC itself answers RESOURCE_EXHAUSTED.
 Within it, the gateway applies REST's limits (serve_apps/service.py): a single transaction over
 128 KiB, or a batch over 96 MiB of transactions, is RESOURCE_EXHAUSTED / PAYLOAD_TOO_LARGE before it
 travels on to the node's actors (before: a 128 MiB SubmitTransaction went through the ingress to a

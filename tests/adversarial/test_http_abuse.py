@@ -3,16 +3,16 @@ slow-loris clients. Each is refused quickly with its code (never a 500 or a Recu
 a normal client is served all along.
 
 Observed, and what the gateway does about it:
-- Slow headers (a request line and headers trickled a byte at a time): Serve's HTTP proxy is
-  uvicorn, which has no timeout for incomplete headers — such connections stay open as long as
-  the client keeps them (only the process's file-descriptor limit bounds them). They never reach
-  the gateway replica, so they cost nobody else anything: requests of other clients are served.
-  A deployment exposed to the open internet should still put a proxy with a header timeout in front
-  (as for TLS on gRPC, docs/gateway.md).
-- Slow bodies (complete headers, then a body trickled in): the request does reach the replica and
-  holds one of its 256 concurrent requests while the body arrives; 256 such clients used to leave
-  every other request queued. `serve_apps/rest/media.py` now receives at most `MAX_BODY_READS`
-  bodies at once (more: 503 UNAVAILABLE with Retry-After) and gives each `BODY_TIMEOUT_S` (408).
+- Slow headers (a request line and headers trickled a byte at a time): the gateway replica's HTTP
+  server is uvicorn, which has no timeout for incomplete headers — such connections stay open as
+  long as the client keeps them, each holding one of the replica's `MAX_CONCURRENCY` (4096)
+  connection slots but no request capacity: requests of other clients are served. A deployment
+  exposed to the open internet should still put a proxy with a header timeout in front (as for TLS
+  on gRPC, docs/gateway.md).
+- Slow bodies (complete headers, then a body trickled in): the request does reach the routes and
+  holds a request slot while the body arrives; 256 such clients once left every other request
+  queued. `serve_apps/rest/media.py` receives at most `MAX_BODY_READS` bodies at once (more: 503
+  UNAVAILABLE with Retry-After) and gives each `BODY_TIMEOUT_S` (408).
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ def test_a_body_over_the_limit_is_413_declared_or_streamed(http, route, limit):
     b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
 ])
 def test_broken_http_framing_is_400(stack, framing):
-    """Framing an HTTP parser must refuse (request smuggling material): Serve's proxy answers 400
-    itself, before the gateway."""
+    """Framing an HTTP parser must refuse (request smuggling material): uvicorn answers 400 itself,
+    before the gateway's routes."""
     with socket.create_connection(("127.0.0.1", stack.http_port), timeout=10) as sock:
         sock.sendall(b"POST /v11/transactions HTTP/1.1\r\nHost: x\r\n" + framing + b"\r\n{}")
         answer = sock.recv(4096)

@@ -32,7 +32,7 @@ def certs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def echo_server():
-    """A real gRPC server (plain text, like Serve's proxy) with one unary method that echoes the
+    """A real gRPC server (plain text, like the gateway's behind the terminator) with one unary method that echoes the
     request and says who its peer was."""
     def say(request: bytes, context) -> bytes:
         return request + b" from " + context.peer().encode()

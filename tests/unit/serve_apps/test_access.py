@@ -66,7 +66,7 @@ def test_an_unknown_route_is_refused_not_opened():
 
 def test_grpc_method_names_are_unique_and_each_is_implemented():
     methods = grpc_methods()
-    assert len(set(methods.values())) == len(methods), "Serve's gRPC proxy calls methods by name alone"
+    assert len(set(methods.values())) == len(methods), "the access table (ROUTES) finds a method by its name alone"
     assert set(ROUTES.values()) == set(methods)
     for name in methods.values():
         assert callable(getattr(GrpcMethods, name, None)), name

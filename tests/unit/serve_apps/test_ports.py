@@ -1,5 +1,5 @@
 """Port reservations (serve_apps/ports.py): a reserved port is the reserver's alone until a
-SO_REUSEPORT listener (as Serve's proxy binds) takes it over; port 0 resolves to the kernel's pick."""
+SO_REUSEPORT listener (as the gateway's servers bind) takes it over; port 0 resolves to the kernel's pick."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def test_an_explicit_port_that_something_listens_on_is_refused_with_its_number()
         port = other.getsockname()[1]
         with pytest.raises(PortInUseError, match=f"127.0.0.1:{port} is not free"):
             reserve_port("127.0.0.1", port)
-    # A reuseport listener (a stale Serve proxy, say) would share it silently: refused too.
+    # A reuseport listener (a stale gateway replica, say) would share it silently: refused too.
     with _bind("127.0.0.1", 0, reuse_addr=True, reuse_port=True) as stale:
         stale.listen()
         with pytest.raises(PortInUseError):
