@@ -193,8 +193,9 @@ def cmd_node(args: argparse.Namespace) -> int:
 
     from actors.client import NodeClient
     from actors.launcher import connect_ray, start_node
-    from actors.supervisor import INGRESS_NAME, NAMESPACE
+    from actors.supervisor import INGRESS_NAME, NAMESPACE, replica_name
     from aurigraph.bench import node as node_bench
+    from aurigraph.codec.node import decode_account
     from aurigraph.keystore import load_keypair
     from aurigraph.node.config import NodeSettings, usable_cpus
 
@@ -217,6 +218,10 @@ def cmd_node(args: argparse.Namespace) -> int:
         ingress, replicas = started_node.ingress, args.replicas
     try:
         client = NodeClient(ingress, data.load_genesis().chain_id, load_keypair(data.faucet_key, data.passphrase()))
+        if args.address:  # a node that ran before: the faucet's next nonce is the chain's, not 0
+            replica = ray.get_actor(replica_name(data.load_genesis().validators[0].id), namespace=NAMESPACE)
+            client.next_nonce[client.faucet.address] = decode_account(
+                ray.get(replica.get_account.remote(client.faucet.address), timeout=30))[1]
         batches = node_bench.generate(client, plan, _progress)
         _progress("measuring bare signature verification of the same transactions on all cores …")
         bare = node_bench.bare_verify_tps([w for group in batches for batch in group for w in batch])
