@@ -1,4 +1,4 @@
-"""`aurigraph bench crypto|consensus|node|gateway|single|index|sync|models`: run a benchmark, print it, and write its
+"""`aurigraph bench crypto|consensus|node|gateway|single|idle|index|sync|models`: run a benchmark, print it, and write its
 JSON result."""
 
 from __future__ import annotations
@@ -99,6 +99,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--out-dir", type=Path, default=DEFAULT_RESULTS_DIR)
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=cmd_single)
+
+    d = b_sub.add_parser("idle", help="CPU of an idle node: every process under aurigraph up, as a share of one core")
+    d.add_argument("--pid", type=int, help="a running node's `aurigraph up` pid (endpoints.json has it); default: "
+                   "start a temporary node")
+    d.add_argument("--seconds", type=float, default=30.0)
+    d.add_argument("--settle", type=float, default=15.0, help="seconds a temporary node runs before measuring")
+    d.add_argument("--out-dir", type=Path, default=DEFAULT_RESULTS_DIR)
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=cmd_idle)
 
     m = b_sub.add_parser("models", help="the shipped anomaly model vs the rule baseline on labelled synthetic "
                          "txs, and hot-path inference p50/p99 (NumPy vs the same weights in Keras)")
@@ -325,6 +334,22 @@ def cmd_single(args: argparse.Namespace) -> int:
     print(file=sys.stderr)
     single.add_ratios(result)
     return _report(args, "single", result, single.format_result)
+
+
+def cmd_idle(args: argparse.Namespace) -> int:
+    from aurigraph.bench import idle
+
+    if args.seconds <= 0 or args.settle < 0:
+        raise CliError("--seconds must be > 0 and --settle >= 0")
+    if args.pid:
+        try:
+            result = idle.measure(args.pid, args.seconds)
+        except idle.psutil.NoSuchProcess:
+            raise CliError(f"no process {args.pid}") from None
+    else:
+        result = idle.run(args.seconds, args.settle, _progress)
+        print(file=sys.stderr)
+    return _report(args, "idle", result, idle.format_result)
 
 
 def cmd_models(args: argparse.Namespace) -> int:

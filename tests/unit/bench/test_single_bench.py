@@ -31,3 +31,28 @@ def test_latency_summary_of_few_samples():
     assert latency_summary([]) == {"p50": None, "p99": None}
     assert latency_summary([4.0]) == {"p50": 4.0, "p99": None}
     assert latency_summary([1.0, 2.0, 3.0])["p50"] == 2.0
+
+
+def test_idle_measure_counts_a_process_tree_and_sees_a_busy_child():
+    """The idle benchmark's measurement: the root and its children, each share of one core; a child
+    spinning for the whole window shows up near 100%, an idle root near 0."""
+    import subprocess
+    import sys
+
+    from aurigraph.bench.idle import format_result, measure
+
+    spinner = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 30\nwhile time.time() < end: pass"])
+    parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        # Measure the spinner as if it were a node's root process (no children), then the idle one.
+        busy = measure(spinner.pid, 1.0)
+        quiet = measure(parent.pid, 1.0)
+    finally:
+        spinner.kill()
+        parent.kill()
+        spinner.wait()
+        parent.wait()
+    assert busy["total_percent"] > 30, busy  # a spinning process on a shared 2-core machine
+    assert quiet["total_percent"] < 20, quiet
+    assert [p["pid"] for p in busy["processes"]] == [spinner.pid]
+    assert "idle node:" in format_result(busy)
