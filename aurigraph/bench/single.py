@@ -17,11 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aurigraph.bench.etcd import latency_summary
-from aurigraph.bench.gateway import fund, sign_load
+from aurigraph.bench.gateway import COMMITTED, fund, sign_load
 from aurigraph.client import ApiError, AsyncClient
 from aurigraph.crypto import KeyPair
-
-COMMITTED = 2  # aurigraph.v1.TRANSACTION_STATUS_COMMITTED
 
 
 @dataclass(frozen=True)
