@@ -56,10 +56,30 @@ MAX_RECIPIENTS_PER_SENDER = 1024
 
 @dataclass
 class _SenderState:
-    # (at_ms, content digest, recipient was new) per tx in the trailing window, oldest first.
+    # (at_ms, content digest, recipient was new) per tx in the trailing window, oldest first, and
+    # counts over it kept as entries come and go (a busy sender has thousands in its window:
+    # counting them per transaction made a fast chain's feature extraction quadratic).
     recent: deque[tuple[int, bytes, bool]] = field(default_factory=deque)
+    content_counts: dict[bytes, int] = field(default_factory=dict)
+    new_recipients: int = 0
     recipients: OrderedDict[bytes, None] = field(default_factory=OrderedDict)
     last_ms: int | None = None
+
+    def push(self, t: int, content: bytes, recipient_new: bool) -> None:
+        self.recent.append((t, content, recipient_new))
+        self.content_counts[content] = self.content_counts.get(content, 0) + 1
+        self.new_recipients += recipient_new
+
+    def drop_before(self, cutoff: int) -> None:
+        """Forget the entries at or before `cutoff`."""
+        while self.recent and self.recent[0][0] <= cutoff:
+            _, content, was_new = self.recent.popleft()
+            left = self.content_counts[content] - 1
+            if left:
+                self.content_counts[content] = left
+            else:
+                del self.content_counts[content]
+            self.new_recipients -= was_new
 
 
 def _content_digest(tx: SignedTx) -> bytes:
@@ -132,8 +152,7 @@ class TxFeatureExtractor:
         state = self._state(body.sender)
         if state.last_ms is not None:
             t = max(t, state.last_ms)
-        while state.recent and state.recent[0][0] <= t - self.window_ms:
-            state.recent.popleft()
+        state.drop_before(t - self.window_ms)
 
         recipient_new = False
         if isinstance(body.kind, Transfer):
@@ -148,8 +167,8 @@ class TxFeatureExtractor:
             row[_COLUMN["is_data"]] = 1.0
 
         content = _content_digest(tx)
-        repeats = sum(1 for _, c, _ in state.recent if c == content)
-        new_recipients = sum(1 for _, _, new in state.recent if new) + recipient_new
+        repeats = state.content_counts.get(content, 0)
+        new_recipients = state.new_recipients + recipient_new
         gap_ms = self.window_ms if state.last_ms is None else min(t - state.last_ms, self.window_ms)
 
         row[_COLUMN["log_size_bytes"]] = math.log1p(len(tx.body_bytes) + len(tx.public_key) + len(tx.signature))
@@ -160,7 +179,7 @@ class TxFeatureExtractor:
         row[_COLUMN["repeat_body_window"]] = math.log1p(repeats)
         row[_COLUMN["log_sender_gap_ms"]] = math.log1p(gap_ms)
 
-        state.recent.append((t, content, recipient_new))
+        state.push(t, content, recipient_new)
         state.last_ms = t
 
 

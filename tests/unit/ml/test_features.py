@@ -165,3 +165,22 @@ def test_administrative_actions_are_featurized_like_other_non_transfers(senders)
     X = TxFeatureExtractor(window_ms=1000).extract([note, again, other], [0, 10, 20])
     assert _column(X, "is_data") == [1.0, 1.0, 1.0] and _column(X, "log_amount") == [0.0, 0.0, 0.0]
     assert _column(X, "repeat_body_window") == _log1p(0, 1, 0)
+
+
+def test_a_senders_window_counts_match_a_recount_as_entries_come_and_go():
+    """The running counts behind `repeat_body_window` and `sender_new_recipients_window` (kept so a
+    busy sender's rows cost O(1), not O(window)) equal a recount of the window after every step."""
+    import random
+
+    rng = random.Random(7)
+    state = features._SenderState()
+    t = 0
+    for _ in range(2_000):
+        t += rng.randrange(0, 40)
+        state.drop_before(t - 500)
+        state.push(t, bytes([rng.randrange(5)]), rng.random() < 0.3)
+        recount: dict[bytes, int] = {}
+        for _, content, _ in state.recent:
+            recount[content] = recount.get(content, 0) + 1
+        assert state.content_counts == recount
+        assert state.new_recipients == sum(1 for _, _, new in state.recent if new)
