@@ -28,7 +28,7 @@ from serve_apps.settings import GatewaySettings
 # count too: the scarce things have bounds of their own (body reads in rest/media.py, subscribers
 # in events.py, batches in flight at the ingress).
 MAX_CONCURRENCY = 4096
-STOP_GRACE_S = 2.0
+STOP_GRACE_S = 0.8  # with the gRPC server stopping alongside, inside the replica's 2 s of grace
 
 
 class HttpServer:
@@ -55,8 +55,8 @@ class HttpServer:
     async def stop(self) -> None:
         self._server.should_exit = True
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self._task, STOP_GRACE_S + 1)
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, STOP_GRACE_S + 0.5)
         self._socket.close()
 
 
