@@ -41,7 +41,12 @@ def test_a_wiped_replica_is_resynced_by_snapshot_and_follows_the_chain_again(tmp
         client = NodeClient(node.ingress, genesis.chain_id, load_keypair(data.faucet_key, data.passphrase()))
         client.fund_senders(3)
         client.submit_until_final([client.make(s, client.senders[0].address) for s in client.senders for _ in range(30)])
-        leader = ray.get(node.ingress.leader.remote())
+        # Asked of the replicas now: right after a burst one may be slow to answer (no leader known
+        # for a moment), so wait until one is.
+        seen = [None]
+        wait_until(lambda: seen.append(ray.get(node.ingress.leader.remote())) or seen[-1] is not None,
+                   timeout_s=60, what="a known leader")
+        leader = seen[-1]
         victims = (next(i for i in (1, 2, 3) if i != leader), leader)
         for victim in victims:
             sentinel = data.replica(victim) / "ledger" / "written-before-the-resync"
