@@ -34,9 +34,9 @@ log = logging.getLogger("aurigraph.gateway")
 FETCH_BLOCKS = 64
 FETCH_ANOMALIES = 1000
 HEALTH_EVERY_S = 1.0
-# A subscriber holds one of the gateway replica's 256 concurrent requests (`max_ongoing_requests`
-# in gateway.py) for as long as it stays; past this many, new ones are refused (4503 / UNAVAILABLE)
-# so that a flood of idle subscribers cannot leave REST and gRPC callers queued behind them.
+# A subscriber holds a connection and a task of the gateway replica for as long as it stays; past
+# this many, new ones are refused (4503 / UNAVAILABLE) so that a flood of idle subscribers cannot
+# crowd out REST and gRPC callers.
 MAX_SUBSCRIBERS = 128
 
 
