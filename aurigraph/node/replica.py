@@ -9,8 +9,10 @@ The owner (the ConsensusReplica actor, or a test) calls, from one thread:
 
 `run()` follows the Ready contract: (1) persist the log and hard state (one fsync), (2) hand the
 messages out, (3) apply committed entries — verify the block, replay it, and commit state + block in
-one fsync'd batch — and (4) advance. A transaction's COMMITTED outcome is emitted only from step 3:
-its block was committed by a quorum that had each fsync'd it, and is now durably applied here.
+one atomic batch, not fsync'd: the log holds the block durably, and after a crash of the machine the
+replica re-applies from it what the ledger lost (`LedgerStore`; the ledger is synced before the log
+is compacted) — and (4) advance. A transaction's COMMITTED outcome is emitted only from step 3: its
+block was committed by a quorum that had each fsync'd it, and is now applied here.
 
 Block building (leader): one block in flight at a time, built on the applied state once the whole
 log is applied — so the parent is always the applied head, even right after a leader change. A
@@ -372,6 +374,7 @@ class ReplicaDriver:
         if applied <= self._snapshot_index or (applied - self._snapshot_index < s.snapshot_every_entries
                                                and self._txs_since_snapshot < s.snapshot_every_txs):
             return
+        self.ledger.sync()  # the log is the durable record of what the ledger applied unsynced: until now
         self.raft_log.create_snapshot(applied, self.node.conf_state, self.ledger.export_snapshot())
         self._snapshot_index = applied
         self._txs_since_snapshot = 0

@@ -1,8 +1,14 @@
 """A replica's ledger on one RocksDB: the state and its own copy of every applied block.
 
 `apply` commits a block's state delta, the block with its receipts, and the new head in a single
-fsync'd batch: after a crash the replica has applied exactly some prefix of the chain, and its
+atomic batch: after a crash the replica has applied exactly some prefix of the chain, and its
 blocks and state always agree. (`StorageShard` archives are separate and catch up from here.)
+
+The batch is not fsync'd: the raft log (fsync'd when each entry is appended, before anyone is told
+of it) is the durable record of every committed block, and a replica re-applies from it whatever
+its ledger lost (only a crash of the machine can lose an unsynced write; one of the process cannot).
+So a block costs one fsync per replica, the log's. The log may drop applied entries only once
+they are durable here too: the driver calls `sync` before compacting it.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from collections.abc import Sequence
 from aurigraph.codec.blocks import decode_ledger_snapshot, encode_block_record, encode_ledger_snapshot
 from aurigraph.ledger import Account, Block, BlockHeader, Genesis, Receipt, StateDelta
 from aurigraph.storage.archive import ArchivedBlock, ArchivedTx, BlockArchive
-from aurigraph.storage.rocks import new_batch, write_durably
+from aurigraph.storage.rocks import new_batch, write_atomically
 from aurigraph.storage.state_store import RocksState
 
 
@@ -42,7 +48,11 @@ class LedgerStore:
         batch = new_batch()
         self.state.stage(batch, block.header, delta)
         self.blocks.stage(batch, encode_block_record(block_bytes, receipts))
-        write_durably(self._db, batch)
+        write_atomically(self._db, batch)
+
+    def sync(self) -> None:
+        """Make every `apply` so far durable (fsync RocksDB's log)."""
+        self._db.flush_wal(True)
 
     def export_snapshot(self) -> bytes:
         """`LedgerSnapshot` bytes of the state at the head (consensus snapshot data)."""

@@ -8,6 +8,7 @@ import shutil
 from dataclasses import dataclass, field, replace
 
 import pytest
+from rocksdict import Checkpoint
 
 from aurigraph.codec.blocks import decode_ledger_snapshot
 from aurigraph.consensus import Config, ConfState, NotLeader
@@ -218,6 +219,31 @@ def test_compaction_and_snapshot_catch_up_of_a_far_behind_replica(cluster, chain
     leader.submit(make_txs(cluster, chain, 0, 12, 1))  # and it keeps following
     cluster.step(10)
     assert len({block_hash(h) for h in cluster.heads().values()}) == 1
+
+
+def test_a_ledger_that_lost_its_unsynced_tail_is_reapplied_from_the_log(cluster, chain):
+    """The ledger's batches are not fsync'd (the log's are): a machine crash may take the newest
+    applied blocks from the ledger, and the restarted replica re-applies them from its own log."""
+    cluster.wait_for_leader()
+    cluster.step(60)
+    victim = next(i for i in cluster.drivers if i != cluster.wait_for_leader().node_id)
+    cluster.wait_for_leader().submit(make_txs(cluster, chain, 0, 0, 3))
+    cluster.step(5)
+    early = cluster.tmp / "ledger-early"
+    Checkpoint(cluster.dbs[victim][1]).create_checkpoint(str(early))  # the ledger as the disk last had it
+    for n in range(3, 9):
+        cluster.wait_for_leader().submit(make_txs(cluster, chain, 0, n, 1))
+        cluster.step(3)
+    lost_from = cluster.drivers[victim].ledger.head.height
+    cluster.crash(victim)
+    shutil.rmtree(cluster.tmp / f"n{victim}" / "ledger")
+    shutil.copytree(early, cluster.tmp / f"n{victim}" / "ledger")
+    restarted = cluster.start(victim)
+    assert restarted.ledger.head.height < lost_from
+    restarted.run()  # from its own log alone: no peer has spoken to it yet
+    assert restarted.ledger.head == cluster.drivers[cluster.wait_for_leader().node_id].ledger.head
+    assert restarted.ledger.account(cluster.senders[0].address).nonce == 9
+    assert all(restarted.ledger.block(h) is not None for h in range(1, lost_from + 1))
 
 
 def test_restart_finishes_a_snapshot_install_interrupted_by_a_crash(cluster, chain):
