@@ -71,6 +71,9 @@ ARCHIVE_RETRY_S = 1.0  # after a failed push; otherwise the push waits for a new
 ARCHIVE_MIN_INTERVAL_S = 0.05  # under load, blocks go to the shards in rounds, not one call each
 REMOTE_TIMEOUT_S = 2.0  # a peer or shard that Ray is restarting must not stall this replica
 SNAPSHOT_SEND_TIMEOUT_S = 60.0
+# A waited transaction held for a missing earlier nonce is answered PENDING once held this long
+# (unless it committed meanwhile): long enough for an earlier nonce in a concurrent batch to arrive.
+HELD_ANSWER_AFTER_S = 1.0
 RESYNC_MARKER = "resync"  # in the replica's folder: wipe the log and ledger, wait for readmission
 
 
@@ -226,14 +229,29 @@ class ConsensusReplica:
                     task.add_done_callback(self._reports.discard)
             elif snapshot:
                 self.driver.report_snapshot(peer, False)
-        for o in out.outcomes:  # final ones, and PENDING ones held for a nonce gap
-            for f in self._waiters.pop(o.tx_id, ()):
-                if not f.done():
-                    f.set_result(o)
+        for o in out.outcomes:
+            if o.status is TxStatus.PENDING:  # held for a nonce gap: answered if it is still held in a while
+                asyncio.get_running_loop().call_later(HELD_ANSWER_AFTER_S, self._answer_held, o)
+            else:
+                self._answer(o)
         if out.leader_changed:
             self._next_archive = None
         if out.leader_changed or (self.driver.is_leader and out.outcomes):
             self._archive_wake.set()
+
+    def _answer(self, outcome: TxOutcome) -> None:
+        for f in self._waiters.pop(outcome.tx_id, ()):
+            if not f.done():
+                f.set_result(outcome)
+
+    def _answer_held(self, outcome: TxOutcome) -> None:
+        """A transaction held for a missing earlier nonce: its waiters get the PENDING answer if
+        it is still held, so it never holds up a waited batch for the whole retention. The pause
+        lets the usual cause, the earlier nonce on its way in another batch (a client pipelining
+        its submits), end with COMMITTED instead."""
+        known = self.driver.status_of(outcome.tx_id)
+        if known is not None and known.status is TxStatus.PENDING:
+            self._answer(outcome)
 
     async def _report_snapshot(self, peer: int, ref) -> None:
         """Tell the driver whether a snapshot reached `peer`: the leader sends nothing else to a
