@@ -68,6 +68,7 @@ ROUTE_ROLES: dict[str, Role] = {
     ws_route("/v11/stream"): _R,
     grpc_route(_TX, "SubmitTransaction"): _S,
     grpc_route(_TX, "BatchSubmitTransactions"): _S,
+    grpc_route(_TX, "SubmitTransactionStream"): _S,
     grpc_route(_TX, "StreamTransactions"): _R,
     grpc_route(_CONSENSUS, "GetStatus"): _R,
     grpc_route(_NODE, "ListNodes"): _R,
@@ -105,6 +106,7 @@ SUBMISSION_ROUTES: frozenset[str] = frozenset({
     rest_route("POST", "/v11/transactions/batch"),
     grpc_route(_TX, "SubmitTransaction"),
     grpc_route(_TX, "BatchSubmitTransactions"),
+    grpc_route(_TX, "SubmitTransactionStream"),
 })
 
 

@@ -7,13 +7,18 @@ gRPC peer, see `serve_apps.allowlist` — and the rate limit), calls `GatewaySer
 and maps an `ApiFailure` to its gRPC status with `CODE: detail` as details; `retry-after-ms`
 trailing metadata accompanies UNAVAILABLE and RESOURCE_EXHAUSTED answers that can be retried, and
 a rejected `SubmitTransaction` carries its `SubmitResponse` in `aurigraph-submit-response-bin`
-trailing metadata.
+trailing metadata. `SubmitTransactionStream` answers each transaction on the stream instead
+(`SubmitStreamResponse`, the same code and detail), and only a refused call ends it with a status.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 import time
+
+import grpc
 
 from aurigraph import telemetry
 from aurigraph.v1 import (
@@ -35,7 +40,10 @@ from serve_apps.events import Filter, SlowConsumer
 from serve_apps.models import check_model_name
 from serve_apps.service import RejectedFailure
 
+log = logging.getLogger("aurigraph.gateway")
 SUBMIT_RESPONSE_METADATA = "aurigraph-submit-response-bin"
+# Transactions of one SubmitTransactionStream call being worked on at once; more wait unread.
+STREAM_MAX_IN_FLIGHT = 1024
 
 SERVICES = ("TransactionService", "ConsensusService", "NodeService", "MonitoringService", "StorageService",
             "CryptoService", "ModelService")
@@ -99,15 +107,19 @@ ROUTES = {m.name: grpc_route(s.name, m.name)
           for s in services_pb2.DESCRIPTOR.services_by_name.values() for m in s.methods}
 
 
-async def _admit(service, method_name: str, context):
-    """Admission of one call (see `GatewayService.admit`). The client is the gRPC peer without its
-    port (a client must not get a fresh rate-limit bucket with every new connection), or whom a
-    trusted proxy names in `x-forwarded-for` metadata."""
-    md = _metadata(context)
+def _client(service, context) -> str:
+    """Who calls: the gRPC peer without its port (a client must not get a fresh rate-limit bucket
+    with every new connection), or whom a trusted proxy names in `x-forwarded-for` metadata."""
     forwarded = [v for k, v in context.invocation_metadata() if k.lower() == "x-forwarded-for" and isinstance(v, str)]
-    client = service.client_address(grpc_peer_host(context.peer()), ",".join(forwarded) if forwarded else None)
+    return service.client_address(grpc_peer_host(context.peer()), ",".join(forwarded) if forwarded else None)
+
+
+async def _admit(service, method_name: str, context, charge: bool = True):
+    """Admission of one call (see `GatewayService.admit`)."""
+    md = _metadata(context)
     route = ROUTES.get(method_name, f"gRPC {method_name}")
-    return await service.admit(route, presented_key(md.get("authorization"), md.get("x-api-key")), client)
+    return await service.admit(route, presented_key(md.get("authorization"), md.get("x-api-key")),
+                               _client(service, context), charge)
 
 
 def _metadata(context) -> dict[str, str]:
@@ -154,6 +166,71 @@ class GrpcMethods:
     async def BatchSubmitTransactions(self, request: transaction_pb2.BatchSubmitRequest, grpc_context):
         wire = [t.SerializeToString(deterministic=True) for t in request.transactions]
         return await self.service.submit_batch(wire, request.wait_committed, request.timeout_ms or None)
+
+    async def SubmitTransactionStream(self, requests, grpc_context):
+        """Each request answered once, when final, in the order answers are ready (services.proto).
+        The call is admitted once (key, role, allowlist); each transaction then takes a token of
+        the rate limit and goes through `submit_one` like a unary submit, at most
+        `STREAM_MAX_IN_FLIGHT` at a time (the rest wait unread: gRPC's flow control pushes back on
+        the client). A refused transaction is answered with its code; the stream goes on."""
+        method = "SubmitTransactionStream"
+        telemetry.new_request_id(_metadata(grpc_context).get("x-request-id"))
+        try:
+            principal = await _admit(self.service, method, grpc_context, charge=False)
+        except ApiFailure as e:
+            self.service.metrics.requests.labels("grpc", method, e.grpc_status.name).inc()
+            _fail(grpc_context, e)
+            return
+        client = _client(self.service, grpc_context)
+        answers: asyncio.Queue = asyncio.Queue()  # None: every request was read and answered
+        slots = asyncio.Semaphore(STREAM_MAX_IN_FLIGHT)
+
+        async def answer(sequence: int, request) -> None:
+            try:
+                if isinstance(request, MalformedRequest):
+                    raise ApiFailure("MALFORMED", f"{request.message} does not parse: {request.error}")
+                await self.service.charge(principal, client)
+                raw = request.transaction.SerializeToString(deterministic=True)
+                result = await self.service.submit_one(raw, request.wait_committed, request.timeout_ms or None)
+                self.service.metrics.requests.labels("grpc", method, "OK").inc()
+                answers.put_nowait(transaction_pb2.SubmitStreamResponse(sequence=sequence, result=result))
+            except ApiFailure as e:
+                self.service.metrics.requests.labels("grpc", method, e.grpc_status.name).inc()
+                answers.put_nowait(transaction_pb2.SubmitStreamResponse(
+                    sequence=sequence, result=e.result if isinstance(e, RejectedFailure) else None, code=e.code,
+                    detail=e.detail, grpc_status=e.grpc_status.value[0], retry_after_ms=e.retry_after_ms))
+            except Exception:  # a bug: this request is answered INTERNAL (as a unary call would be); the stream goes on
+                log.exception("SubmitTransactionStream: request %d failed", sequence)
+                self.service.metrics.requests.labels("grpc", method, "INTERNAL").inc()
+                answers.put_nowait(transaction_pb2.SubmitStreamResponse(
+                    sequence=sequence, code="INTERNAL", detail="internal error (logged by the gateway)",
+                    grpc_status=grpc.StatusCode.INTERNAL.value[0]))
+            finally:
+                slots.release()
+
+        async def read() -> None:
+            tasks: set[asyncio.Task] = set()
+            try:
+                sequence = 0
+                async for request in requests:
+                    await slots.acquire()
+                    task = asyncio.create_task(answer(sequence, request))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                    sequence += 1
+                await asyncio.gather(*tasks)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                answers.put_nowait(None)
+
+        reader = asyncio.create_task(read())
+        try:
+            while (response := await answers.get()) is not None:
+                yield response
+            reader.result()  # the request stream's own failure, if it had one
+        finally:
+            reader.cancel()
 
     async def StreamTransactions(self, request: transaction_pb2.StreamTransactionsRequest, grpc_context):
         """Committed transactions from `from_height` (0: from now on), then live; `account` filters."""

@@ -56,10 +56,11 @@ class GatewayService:
         """Who a request comes from: the socket peer, or whom a trusted proxy says it forwards."""
         return client_address(peer_host, forwarded_for, self.settings.trusted_proxies)
 
-    async def admit(self, route: str, presented_key: str | None, peer: str) -> Principal:
+    async def admit(self, route: str, presented_key: str | None, peer: str, charge: bool = True) -> Principal:
         """Admit one request to `route` (a key of `serve_apps.auth`) from the client address `peer`:
-        the API key and its role (`ROUTE_ROLES`), the submission allowlist, the rate limit; in that
-        order, so a request without a key learns nothing else. Open routes are admitted as they are.
+        the API key and its role (`ROUTE_ROLES`), the submission allowlist, the rate limit (unless
+        not `charge`: a stream of submits is charged per transaction, see `charge`); in that order,
+        so a request without a key learns nothing else. Open routes are admitted as they are.
         Raises `ApiFailure`."""
         needs = required_role(route)
         if needs is None:
@@ -75,14 +76,19 @@ class GatewayService:
             raise
         if route in SUBMISSION_ROUTES:
             self.allowlist.check(peer)
-        client = principal.name if self.keys.enabled else peer
-        wait_ms = await self.limiter.take(client)
+        if charge:
+            await self.charge(principal, peer)
+        current_principal.set(principal)
+        return principal
+
+    async def charge(self, principal: Principal, peer: str) -> None:
+        """Take one token of the rate limit of the admitted `principal` (by key name; without keys,
+        by client address). Raises `ApiFailure` RATE_LIMITED with the wait."""
+        wait_ms = await self.limiter.take(principal.name if self.keys.enabled else peer)
         if wait_ms:
             self.metrics.rate_limited.inc()
             raise ApiFailure("RATE_LIMITED", f"rate limit of {self.settings.rate_limit_per_s:g} requests/s exceeded",
                              retry_after_ms=wait_ms)
-        current_principal.set(principal)
-        return principal
 
     def wait_ms(self, requested_ms: int | None) -> int:
         if requested_ms is None or requested_ms <= 0:
@@ -180,7 +186,7 @@ class GatewayService:
         batched with the other single transactions arriving now (one call through the ingress, the
         validators and the leader for all of them), waited ones with those of the same wait. A
         waited batch is answered when each of its transactions is final or the leader holds it for
-        a missing earlier nonce (answered PENDING at once), so one such transaction never holds up
+        a missing earlier nonce (answered PENDING if still held after 1 s), so one such transaction never holds up
         the others for long (docs/gateway.md)."""
         _check_size(len(raw), self.settings.max_body_bytes)
         if wait:

@@ -2,7 +2,8 @@
 commit (the way API clients, SDK users and wallets work), next to a 3-member etcd on the same machine
 loaded by the same kind of client in the same run (`aurigraph.bench.etcd`).
 
-Two loads per protocol (REST, gRPC):
+Two loads per protocol (REST; gRPC unary `SubmitTransaction`, one call per transaction; gRPC
+stream, the SDK's default: each client's submits on one `SubmitTransactionStream` call):
 - concurrent: `clients` SDK clients, each submitting its pre-signed transfers one at a time with
   `wait=True` -> committed tx/s and latency p50/p99 (etcd: `clients` clients putting 256 bytes);
 - lone: one client, one transaction at a time -> latency p50/p99 (etcd: one client).
@@ -20,6 +21,8 @@ from aurigraph.bench.etcd import latency_summary
 from aurigraph.bench.gateway import COMMITTED, fund, sign_load
 from aurigraph.client import ApiError, AsyncClient
 from aurigraph.crypto import KeyPair
+
+VIAS = ("rest", "grpc", "grpc_stream")
 
 
 @dataclass(frozen=True)
@@ -43,12 +46,12 @@ async def _commit_one(node: AsyncClient, raw: bytes) -> None:
         raise RuntimeError(f"a benchmark transaction was not committed: {results[0]}")
 
 
-async def waited_load(url: str, wires: list[list[bytes]], api_key: str | None) -> dict:
+async def waited_load(url: str, wires: list[list[bytes]], api_key: str | None, stream_submits: bool = True) -> dict:
     """`len(wires)` clients in parallel, each committing its transactions one request at a time."""
     latencies: list[float] = []
 
     async def client(wire: list[bytes]) -> None:
-        async with AsyncClient(url, api_key=api_key) as node:
+        async with AsyncClient(url, api_key=api_key, stream_submits=stream_submits) as node:
             await node.chain_id()  # the connection is open before the clock starts
             await barrier.wait()
             for raw in wire:
@@ -68,19 +71,23 @@ async def waited_load(url: str, wires: list[list[bytes]], api_key: str | None) -
 
 def run(urls: dict[str, str], faucet: KeyPair, plan: Plan, api_key: str | None,
         progress: Callable[[str], None]) -> dict:
-    """`urls`: protocol name -> gateway URL (http://… or grpc://…). One funded sender per client."""
+    """`urls`: "rest" and/or "grpc" -> the gateway's URL (http://…, grpc://…); a gRPC URL is
+    loaded twice, with unary calls ("grpc") and with streams ("grpc_stream"). One funded sender
+    per client."""
     progress(f"funding {plan.clients} × 8 senders …")
     chain_id, senders = asyncio.run(fund(next(iter(urls.values())), faucet, plan.clients, api_key))
     nonces: dict[bytes, int] = {}
     out: dict = {}
-    for via, url in urls.items():
+    loads = [(via, url, via == "grpc_stream") for via in VIAS
+             if (url := urls.get("grpc" if via == "grpc_stream" else via))]
+    for via, url, streams in loads:
         progress(f"signing for {via} …")
         lone = sign_load(chain_id, senders[:1], plan.lone_txs, nonces)
         many = sign_load(chain_id, senders, plan.clients * plan.txs_per_client, nonces)
         progress(f"{via}: one client, one transaction at a time …")
-        lone_result = asyncio.run(waited_load(url, lone, api_key))
+        lone_result = asyncio.run(waited_load(url, lone, api_key, streams))
         progress(f"{via}: {plan.clients} clients, one transaction per request, each waiting for its commit …")
-        out[via] = {"concurrent": asyncio.run(waited_load(url, many, api_key)), "lone": lone_result}
+        out[via] = {"concurrent": asyncio.run(waited_load(url, many, api_key, streams)), "lone": lone_result}
     return out
 
 
@@ -89,7 +96,7 @@ def add_ratios(result: dict) -> None:
     etcd = result.get("etcd")
     if not etcd:
         return
-    for via in ("rest", "grpc"):
+    for via in VIAS:
         r = result.get(via)
         if not r:
             continue
@@ -113,12 +120,12 @@ def format_result(r: dict) -> str:
         lines.append(f"etcd (3 members)  {c['puts_per_s']:>8,.0f} puts/s   p50 {c['latency_ms']['p50']:.1f} ms"
                      f"   p99 {c['latency_ms']['p99']:.1f} ms   lone p50 {lone['latency_ms']['p50']:.2f} ms"
                      f"   p99 {lone['latency_ms']['p99']:.2f} ms")
-    for via in ("rest", "grpc"):
+    for via in VIAS:
         x = r.get(via)
         if not x:
             continue
         c, lone = x["concurrent"], x["lone"]
-        line = (f"{via:<5} gateway     {c['committed_tps']:>8,.0f} tx/s     p50 {c['latency_ms']['p50']:.1f} ms"
+        line = (f"{via:<17} {c['committed_tps']:>8,.0f} tx/s     p50 {c['latency_ms']['p50']:.1f} ms"
                 f"   p99 {c['latency_ms']['p99']:.1f} ms   lone p50 {lone['latency_ms']['p50']:.2f} ms"
                 f"   p99 {lone['latency_ms']['p99']:.2f} ms")
         if "ratios" in x:

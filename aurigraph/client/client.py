@@ -41,21 +41,24 @@ from aurigraph.v1 import transaction_pb2
 FINAL = {transaction_pb2.TRANSACTION_STATUS_COMMITTED, transaction_pb2.TRANSACTION_STATUS_REJECTED}
 
 
-def _transport(url: str, api_key: str | None, timeout_s: float, verify):
+def _transport(url: str, api_key: str | None, timeout_s: float, verify, stream_submits: bool):
     if url.startswith(("http://", "https://")):
         return RestTransport(url, api_key, timeout_s, verify)
     if url.startswith(("grpc://", "grpcs://")):
         tls = url.startswith("grpcs://")
         roots = Path(verify).read_bytes() if isinstance(verify, str) else None
-        return GrpcTransport(url.split("://", 1)[1], api_key, timeout_s, roots, tls)
+        return GrpcTransport(url.split("://", 1)[1], api_key, timeout_s, roots, tls, stream_submits)
     raise ValueError(f"URL must start with http://, https://, grpc:// or grpcs://: {url!r}")
 
 
 class AsyncClient:
+    """`stream_submits` (gRPC only): `submit` sends on one shared `SubmitTransactionStream` call,
+    pipelined (the default), or with False one unary `SubmitTransaction` call each."""
+
     def __init__(self, url: str = "http://127.0.0.1:8000", *, api_key: str | None = None, timeout_s: float = 60.0,
-                 verify: bool | str = True) -> None:
+                 verify: bool | str = True, stream_submits: bool = True) -> None:
         self.url = url
-        self.transport = _transport(url, api_key, timeout_s, verify)
+        self.transport = _transport(url, api_key, timeout_s, verify, stream_submits)
         self._chain_id: str | None = None
 
     async def close(self) -> None:

@@ -1,8 +1,12 @@
 """The gRPC transport of the SDK (grpc.aio). Errors come back as `ApiError` with the gateway's
-code, parsed from the status details (`CODE: detail`) and trailing metadata."""
+code, parsed from the status details (`CODE: detail`) and trailing metadata, or from a stream's
+answer. Single submits share one `SubmitTransactionStream` call (`_SubmitStream`) unless the
+transport is made with `stream_submits=False` (one unary `SubmitTransaction` call each)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import grpc
@@ -36,9 +40,79 @@ def _error(e: grpc.aio.AioRpcError) -> ApiError:
     return ApiError(code, detail, status=e.code().name, retry_after_ms=retry_ms)
 
 
+_STATUS_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
+
+
+def _answer(answer: transaction_pb2.SubmitStreamResponse) -> transaction_pb2.SubmitResponse:
+    """A stream's answer as `SubmitTransaction` would have answered: the result, or its error."""
+    if not answer.code:
+        return answer.result
+    status = _STATUS_NAMES.get(answer.grpc_status, "UNKNOWN")
+    if answer.HasField("result"):
+        raise TransactionRejected(answer.result, answer.detail, status=status)
+    raise ApiError(answer.code, answer.detail, status=status, retry_after_ms=answer.retry_after_ms)
+
+
+class _SubmitStream:
+    """One open `SubmitTransactionStream` call: any number of concurrent submits write their
+    requests to it and each waits for the answer with its sequence number, so submits are
+    pipelined on one stream with no call set-up each. When the call ends (the gateway restarted,
+    the connection broke, the transport closed), every submit still waiting gets the call's error
+    and the transport opens a new call for the next submit."""
+
+    def __init__(self, stub, metadata) -> None:
+        self._outbox: asyncio.Queue = asyncio.Queue()  # None: no more requests (half-close)
+        self._waiting: dict[int, asyncio.Future] = {}
+        self._sent = 0
+        self.closed = False
+        self._call = stub.SubmitTransactionStream(self._requests(), metadata=metadata)
+        self._reader = asyncio.create_task(self._read())
+
+    async def _requests(self):
+        while (request := await self._outbox.get()) is not None:
+            yield request
+
+    async def submit(self, request: transaction_pb2.SubmitRequest, timeout_s: float
+                     ) -> transaction_pb2.SubmitStreamResponse:
+        sequence, self._sent = self._sent, self._sent + 1
+        future = asyncio.get_running_loop().create_future()
+        self._waiting[sequence] = future
+        self._outbox.put_nowait(request)
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            raise ApiError("DEADLINE_EXCEEDED", f"no answer within {timeout_s:g} s",
+                           status="DEADLINE_EXCEEDED") from None
+        finally:
+            self._waiting.pop(sequence, None)
+
+    async def _read(self) -> None:
+        error: Exception = ApiError("UNAVAILABLE", "the gateway ended the submit stream", status="UNAVAILABLE")
+        try:
+            async for answer in self._call:
+                future = self._waiting.get(answer.sequence)
+                if future is not None and not future.done():
+                    future.set_result(answer)
+        except grpc.aio.AioRpcError as e:
+            error = _error(e)
+        except asyncio.CancelledError:
+            error = ApiError("CANCELLED", "the client was closed", status="CANCELLED")
+        finally:
+            self.closed = True
+            for future in self._waiting.values():
+                if not future.done():
+                    future.set_exception(error)
+
+    async def close(self) -> None:
+        self.closed = True
+        self._call.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+
+
 class GrpcTransport:
     def __init__(self, target: str, api_key: str | None = None, timeout_s: float = 60.0,
-                 root_certificates: bytes | None = None, tls: bool = False) -> None:
+                 root_certificates: bytes | None = None, tls: bool = False, stream_submits: bool = True) -> None:
         options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
         if tls:
@@ -53,8 +127,12 @@ class GrpcTransport:
         self._monitoring = services_pb2_grpc.MonitoringServiceStub(self._channel)
         self._storage = services_pb2_grpc.StorageServiceStub(self._channel)
         self._crypto = services_pb2_grpc.CryptoServiceStub(self._channel)
+        self._stream_submits = stream_submits
+        self._stream: _SubmitStream | None = None
 
     async def close(self) -> None:
+        if self._stream is not None:
+            await self._stream.close()
         await self._channel.close()
 
     async def _call(self, method, request, timeout_s: float | None = None):
@@ -66,7 +144,11 @@ class GrpcTransport:
     async def submit_one(self, raw: bytes, wait: bool, timeout_ms: int | None) -> transaction_pb2.SubmitResponse:
         request = transaction_pb2.SubmitRequest(transaction=transaction_pb2.SignedTransaction.FromString(raw),
                                                 wait_committed=wait, timeout_ms=timeout_ms or 0)
-        return await self._call(self._tx.SubmitTransaction, request)
+        if not self._stream_submits:
+            return await self._call(self._tx.SubmitTransaction, request)
+        if self._stream is None or self._stream.closed:
+            self._stream = _SubmitStream(self._tx, self._metadata)
+        return _answer(await self._stream.submit(request, self._timeout_s))
 
     async def submit(self, wire: list[bytes], wait: bool, timeout_ms: int | None
                      ) -> transaction_pb2.BatchSubmitResponse:

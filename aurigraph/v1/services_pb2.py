@@ -31,7 +31,7 @@ from aurigraph.v1 import node_pb2 as aurigraph_dot_v1_dot_node__pb2
 from aurigraph.v1 import transaction_pb2 as aurigraph_dot_v1_dot_transaction__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61urigraph/v1/services.proto\x12\x0c\x61urigraph.v1\x1a\x18\x61urigraph/v1/block.proto\x1a\x1c\x61urigraph/v1/consensus.proto\x1a\x19\x61urigraph/v1/crypto.proto\x1a\x19\x61urigraph/v1/models.proto\x1a\x1d\x61urigraph/v1/monitoring.proto\x1a\x17\x61urigraph/v1/node.proto\x1a\x1e\x61urigraph/v1/transaction.proto2\xa9\x02\n\x12TransactionService\x12N\n\x11SubmitTransaction\x12\x1b.aurigraph.v1.SubmitRequest\x1a\x1c.aurigraph.v1.SubmitResponse\x12^\n\x17\x42\x61tchSubmitTransactions\x12 .aurigraph.v1.BatchSubmitRequest\x1a!.aurigraph.v1.BatchSubmitResponse\x12\x63\n\x12StreamTransactions\x12\'.aurigraph.v1.StreamTransactionsRequest\x1a\".aurigraph.v1.CommittedTransaction0\x01\x32g\n\x10\x43onsensusService\x12S\n\tGetStatus\x12\'.aurigraph.v1.GetConsensusStatusRequest\x1a\x1d.aurigraph.v1.ConsensusStatus2\xf7\x01\n\x0bNodeService\x12L\n\tListNodes\x12\x1e.aurigraph.v1.ListNodesRequest\x1a\x1f.aurigraph.v1.ListNodesResponse\x12K\n\x08JoinNode\x12\x1d.aurigraph.v1.JoinNodeRequest\x1a .aurigraph.v1.NodeChangeResponse\x12M\n\tLeaveNode\x12\x1e.aurigraph.v1.LeaveNodeRequest\x1a .aurigraph.v1.NodeChangeResponse2\xa6\x01\n\x11MonitoringService\x12\x46\n\tGetHealth\x12\x1b.aurigraph.v1.HealthRequest\x1a\x1c.aurigraph.v1.HealthResponse\x12I\n\nGetMetrics\x12\x1c.aurigraph.v1.MetricsRequest\x1a\x1d.aurigraph.v1.MetricsSnapshot2\xd2\x02\n\x0eStorageService\x12\x44\n\x08GetBlock\x12\x1d.aurigraph.v1.GetBlockRequest\x1a\x19.aurigraph.v1.BlockRecord\x12V\n\x0eGetTransaction\x12#.aurigraph.v1.GetTransactionRequest\x1a\x1f.aurigraph.v1.TransactionRecord\x12\x44\n\nGetAccount\x12\x1f.aurigraph.v1.GetAccountRequest\x1a\x15.aurigraph.v1.Account\x12\\\n\x12GetComplianceRules\x12\'.aurigraph.v1.GetComplianceRulesRequest\x1a\x1d.aurigraph.v1.ComplianceRules2\xb0\x01\n\rCryptoService\x12M\n\x10VerifySignatures\x12\x1b.aurigraph.v1.VerifyRequest\x1a\x1c.aurigraph.v1.VerifyResponse\x12P\n\x0fGetKemPublicKey\x12!.aurigraph.v1.KemPublicKeyRequest\x1a\x1a.aurigraph.v1.KemPublicKey2\xb4\x03\n\x0cModelService\x12O\n\nListModels\x12\x1f.aurigraph.v1.ListModelsRequest\x1a .aurigraph.v1.ListModelsResponse\x12X\n\rListAnomalies\x12\".aurigraph.v1.ListAnomaliesRequest\x1a#.aurigraph.v1.ListAnomaliesResponse\x12K\n\x0cRetrainModel\x12\x1c.aurigraph.v1.RetrainRequest\x1a\x1d.aurigraph.v1.RetrainResponse\x12T\n\x0cPromoteModel\x12!.aurigraph.v1.PromoteModelRequest\x1a!.aurigraph.v1.ModelChangeResponse\x12V\n\rRollbackModel\x12\".aurigraph.v1.RollbackModelRequest\x1a!.aurigraph.v1.ModelChangeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61urigraph/v1/services.proto\x12\x0c\x61urigraph.v1\x1a\x18\x61urigraph/v1/block.proto\x1a\x1c\x61urigraph/v1/consensus.proto\x1a\x19\x61urigraph/v1/crypto.proto\x1a\x19\x61urigraph/v1/models.proto\x1a\x1d\x61urigraph/v1/monitoring.proto\x1a\x17\x61urigraph/v1/node.proto\x1a\x1e\x61urigraph/v1/transaction.proto2\x89\x03\n\x12TransactionService\x12N\n\x11SubmitTransaction\x12\x1b.aurigraph.v1.SubmitRequest\x1a\x1c.aurigraph.v1.SubmitResponse\x12^\n\x17\x42\x61tchSubmitTransactions\x12 .aurigraph.v1.BatchSubmitRequest\x1a!.aurigraph.v1.BatchSubmitResponse\x12\x63\n\x12StreamTransactions\x12\'.aurigraph.v1.StreamTransactionsRequest\x1a\".aurigraph.v1.CommittedTransaction0\x01\x12^\n\x17SubmitTransactionStream\x12\x1b.aurigraph.v1.SubmitRequest\x1a\".aurigraph.v1.SubmitStreamResponse(\x01\x30\x01\x32g\n\x10\x43onsensusService\x12S\n\tGetStatus\x12\'.aurigraph.v1.GetConsensusStatusRequest\x1a\x1d.aurigraph.v1.ConsensusStatus2\xf7\x01\n\x0bNodeService\x12L\n\tListNodes\x12\x1e.aurigraph.v1.ListNodesRequest\x1a\x1f.aurigraph.v1.ListNodesResponse\x12K\n\x08JoinNode\x12\x1d.aurigraph.v1.JoinNodeRequest\x1a .aurigraph.v1.NodeChangeResponse\x12M\n\tLeaveNode\x12\x1e.aurigraph.v1.LeaveNodeRequest\x1a .aurigraph.v1.NodeChangeResponse2\xa6\x01\n\x11MonitoringService\x12\x46\n\tGetHealth\x12\x1b.aurigraph.v1.HealthRequest\x1a\x1c.aurigraph.v1.HealthResponse\x12I\n\nGetMetrics\x12\x1c.aurigraph.v1.MetricsRequest\x1a\x1d.aurigraph.v1.MetricsSnapshot2\xd2\x02\n\x0eStorageService\x12\x44\n\x08GetBlock\x12\x1d.aurigraph.v1.GetBlockRequest\x1a\x19.aurigraph.v1.BlockRecord\x12V\n\x0eGetTransaction\x12#.aurigraph.v1.GetTransactionRequest\x1a\x1f.aurigraph.v1.TransactionRecord\x12\x44\n\nGetAccount\x12\x1f.aurigraph.v1.GetAccountRequest\x1a\x15.aurigraph.v1.Account\x12\\\n\x12GetComplianceRules\x12\'.aurigraph.v1.GetComplianceRulesRequest\x1a\x1d.aurigraph.v1.ComplianceRules2\xb0\x01\n\rCryptoService\x12M\n\x10VerifySignatures\x12\x1b.aurigraph.v1.VerifyRequest\x1a\x1c.aurigraph.v1.VerifyResponse\x12P\n\x0fGetKemPublicKey\x12!.aurigraph.v1.KemPublicKeyRequest\x1a\x1a.aurigraph.v1.KemPublicKey2\xb4\x03\n\x0cModelService\x12O\n\nListModels\x12\x1f.aurigraph.v1.ListModelsRequest\x1a .aurigraph.v1.ListModelsResponse\x12X\n\rListAnomalies\x12\".aurigraph.v1.ListAnomaliesRequest\x1a#.aurigraph.v1.ListAnomaliesResponse\x12K\n\x0cRetrainModel\x12\x1c.aurigraph.v1.RetrainRequest\x1a\x1d.aurigraph.v1.RetrainResponse\x12T\n\x0cPromoteModel\x12!.aurigraph.v1.PromoteModelRequest\x1a!.aurigraph.v1.ModelChangeResponse\x12V\n\rRollbackModel\x12\".aurigraph.v1.RollbackModelRequest\x1a!.aurigraph.v1.ModelChangeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,17 +39,17 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aurigraph.v1.services_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TRANSACTIONSERVICE']._serialized_start=244
-  _globals['_TRANSACTIONSERVICE']._serialized_end=541
-  _globals['_CONSENSUSSERVICE']._serialized_start=543
-  _globals['_CONSENSUSSERVICE']._serialized_end=646
-  _globals['_NODESERVICE']._serialized_start=649
-  _globals['_NODESERVICE']._serialized_end=896
-  _globals['_MONITORINGSERVICE']._serialized_start=899
-  _globals['_MONITORINGSERVICE']._serialized_end=1065
-  _globals['_STORAGESERVICE']._serialized_start=1068
-  _globals['_STORAGESERVICE']._serialized_end=1406
-  _globals['_CRYPTOSERVICE']._serialized_start=1409
-  _globals['_CRYPTOSERVICE']._serialized_end=1585
-  _globals['_MODELSERVICE']._serialized_start=1588
-  _globals['_MODELSERVICE']._serialized_end=2024
+  _globals['_TRANSACTIONSERVICE']._serialized_end=637
+  _globals['_CONSENSUSSERVICE']._serialized_start=639
+  _globals['_CONSENSUSSERVICE']._serialized_end=742
+  _globals['_NODESERVICE']._serialized_start=745
+  _globals['_NODESERVICE']._serialized_end=992
+  _globals['_MONITORINGSERVICE']._serialized_start=995
+  _globals['_MONITORINGSERVICE']._serialized_end=1161
+  _globals['_STORAGESERVICE']._serialized_start=1164
+  _globals['_STORAGESERVICE']._serialized_end=1502
+  _globals['_CRYPTOSERVICE']._serialized_start=1505
+  _globals['_CRYPTOSERVICE']._serialized_end=1681
+  _globals['_MODELSERVICE']._serialized_start=1684
+  _globals['_MODELSERVICE']._serialized_end=2120
 # @@protoc_insertion_point(module_scope)

@@ -55,6 +55,11 @@ class TransactionServiceStub:
                 request_serializer=aurigraph_dot_v1_dot_transaction__pb2.StreamTransactionsRequest.SerializeToString,
                 response_deserializer=aurigraph_dot_v1_dot_transaction__pb2.CommittedTransaction.FromString,
                 _registered_method=True)
+        self.SubmitTransactionStream = channel.stream_stream(
+                '/aurigraph.v1.TransactionService/SubmitTransactionStream',
+                request_serializer=aurigraph_dot_v1_dot_transaction__pb2.SubmitRequest.SerializeToString,
+                response_deserializer=aurigraph_dot_v1_dot_transaction__pb2.SubmitStreamResponse.FromString,
+                _registered_method=True)
 
 
 class TransactionServiceServicer:
@@ -78,6 +83,16 @@ class TransactionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitTransactionStream(self, request_iterator, context):
+        """Many transactions on one call: each request is answered once, when its transaction is final
+        (or its wait ran out, or it was refused), in the order the answers are ready, not the order
+        sent; `SubmitStreamResponse.sequence` says which request an answer is for. The SDK's gRPC
+        transport sends its single submits this way.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TransactionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -95,6 +110,11 @@ def add_TransactionServiceServicer_to_server(servicer, server):
                     servicer.StreamTransactions,
                     request_deserializer=aurigraph_dot_v1_dot_transaction__pb2.StreamTransactionsRequest.FromString,
                     response_serializer=aurigraph_dot_v1_dot_transaction__pb2.CommittedTransaction.SerializeToString,
+            ),
+            'SubmitTransactionStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.SubmitTransactionStream,
+                    request_deserializer=aurigraph_dot_v1_dot_transaction__pb2.SubmitRequest.FromString,
+                    response_serializer=aurigraph_dot_v1_dot_transaction__pb2.SubmitStreamResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +198,33 @@ class TransactionService:
             '/aurigraph.v1.TransactionService/StreamTransactions',
             aurigraph_dot_v1_dot_transaction__pb2.StreamTransactionsRequest.SerializeToString,
             aurigraph_dot_v1_dot_transaction__pb2.CommittedTransaction.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitTransactionStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/aurigraph.v1.TransactionService/SubmitTransactionStream',
+            aurigraph_dot_v1_dot_transaction__pb2.SubmitRequest.SerializeToString,
+            aurigraph_dot_v1_dot_transaction__pb2.SubmitStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

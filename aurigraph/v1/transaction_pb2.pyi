@@ -222,6 +222,22 @@ class SubmitResponse(_message.Message):
     authenticated: bool
     def __init__(self, tx_id: _Optional[bytes] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., reason: _Optional[_Union[_common_pb2.RejectReason, str]] = ..., detail: _Optional[str] = ..., receipt: _Optional[_Union[Receipt, _Mapping]] = ..., retry_after_ms: _Optional[int] = ..., authenticated: _Optional[bool] = ...) -> None: ...
 
+class SubmitStreamResponse(_message.Message):
+    __slots__ = ("sequence", "result", "code", "detail", "grpc_status", "retry_after_ms")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    GRPC_STATUS_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    result: SubmitResponse
+    code: str
+    detail: str
+    grpc_status: int
+    retry_after_ms: int
+    def __init__(self, sequence: _Optional[int] = ..., result: _Optional[_Union[SubmitResponse, _Mapping]] = ..., code: _Optional[str] = ..., detail: _Optional[str] = ..., grpc_status: _Optional[int] = ..., retry_after_ms: _Optional[int] = ...) -> None: ...
+
 class TransactionBatch(_message.Message):
     __slots__ = ("transactions",)
     TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]

@@ -189,15 +189,16 @@ class TestGuarded:
             for method in grpc_methods():
                 route = grpc_route(method.containing_service.name, method.name)
                 request = message_factory.GetMessageClass(method.input_type)()
-                call = (channel.unary_stream if method.server_streaming else channel.unary_unary)(
-                    f"/{method.containing_service.full_name}/{method.name}",
-                    request_serializer=lambda m: m.SerializeToString(), response_deserializer=lambda b: b)
+                kind = {(False, False): channel.unary_unary, (False, True): channel.unary_stream,
+                        (True, True): channel.stream_stream}[(method.client_streaming, method.server_streaming)]
+                call = kind(f"/{method.containing_service.full_name}/{method.name}",
+                            request_serializer=lambda m: m.SerializeToString(), response_deserializer=lambda b: b)
                 for role in KEYS:
                     metadata = [("x-api-key", keys[role])] if role else []
                     code, details = grpc.StatusCode.OK, ""
                     try:
-                        answer = call(request, metadata=metadata, timeout=_quiet_s(expected(route, role))
-                                      if method.server_streaming else 30)
+                        answer = call(iter([request]) if method.client_streaming else request, metadata=metadata,
+                                      timeout=_quiet_s(expected(route, role)) if method.server_streaming else 30)
                         if method.server_streaming:
                             next(answer, None)
                     except grpc.RpcError as e:
@@ -387,6 +388,23 @@ def test_over_the_rate_a_client_gets_429_with_retry_after_shared_through_redis(s
     with httpx.Client(base_url=https(stack), timeout=30, headers={"x-api-key": keys[Role.READER]},
                       verify=trust(stack)) as http:
         assert http.get("/v11/consensus/status").status_code == 200
+
+
+def test_a_submit_stream_is_rate_limited_per_transaction_and_goes_on(secured):
+    stack, keys = secured
+    stack.redis.delete("aurigraph:ratelimit:submitter")
+    requests = [transaction_pb2.SubmitRequest()] * (10 * BURST)  # no transaction: charged, then rejected
+    with grpc.secure_channel(stack.grpc_target, grpc.ssl_channel_credentials(stack.cert.read_bytes())) as channel:
+        started = time.monotonic()
+        answers = list(services_pb2_grpc.TransactionServiceStub(channel).SubmitTransactionStream(
+            iter(requests), metadata=[("x-api-key", keys[Role.SUBMITTER])], timeout=60))
+        elapsed_s = time.monotonic() - started
+    assert sorted(a.sequence for a in answers) == list(range(len(requests))), "one answer per request"
+    limited = [a for a in answers if a.code == "RATE_LIMITED"]
+    admitted = len(answers) - len(limited)
+    assert BURST <= admitted <= BURST + RATE_PER_S * elapsed_s + 1, (admitted, elapsed_s)
+    assert all(a.retry_after_ms > 0 and a.grpc_status == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0] for a in limited)
+    assert {a.code for a in answers if a.code != "RATE_LIMITED"} == {"REJECTED"}
 
 
 def test_guessing_keys_is_rate_limited_too(secured):

@@ -161,3 +161,54 @@ def test_a_cancelled_stream_is_unsubscribed(stack, channel):
     while stream_subscribers(stack) > before and time.monotonic() < deadline:
         time.sleep(0.5)
     assert stream_subscribers(stack) <= before
+
+
+def test_a_submit_stream_answers_each_transaction_by_its_sequence(stack, channel):
+    tx_service = services_pb2_grpc.TransactionServiceStub(channel)
+    nonce = faucet_nonce(channel, stack)
+    good = [signed(stack, nonce + i) for i in range(6)]
+    requests = [transaction_pb2.SubmitRequest(transaction=tx, wait_committed=True) for tx in good]
+    requests.insert(2, transaction_pb2.SubmitRequest(transaction=signed(stack, nonce, chain_id="other"),
+                                                     wait_committed=True))
+    answers = {a.sequence: a for a in tx_service.SubmitTransactionStream(iter(requests), timeout=60)}
+    assert sorted(answers) == list(range(7)), "one answer per request, and the stream ends when they are done"
+    rejected = answers.pop(2)
+    assert rejected.code == "REJECTED" and rejected.detail.startswith("WRONG_CHAIN")
+    assert rejected.result.reason == 6 and rejected.grpc_status == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert all(a.result.status == transaction_pb2.TRANSACTION_STATUS_COMMITTED and not a.code
+               for a in answers.values())
+    assert [answers[i].result.tx_id for i in (0, 1, 3, 4, 5, 6)] == [decode_signed(t.SerializeToString()).tx_id
+                                                                     for t in good]
+
+
+def test_a_submit_stream_answers_a_malformed_request_and_goes_on(stack, channel):
+    call = channel.stream_stream("/aurigraph.v1.TransactionService/SubmitTransactionStream",
+                                 request_serializer=lambda b: b,
+                                 response_deserializer=transaction_pb2.SubmitStreamResponse.FromString)
+    tx = signed(stack, faucet_nonce(channel, stack))
+    good = transaction_pb2.SubmitRequest(transaction=tx, wait_committed=True).SerializeToString()
+    answers = {a.sequence: a for a in call(iter([b"\xff\xff\xff", good]), timeout=60)}
+    assert answers[0].code == "MALFORMED" and "does not parse" in answers[0].detail
+    assert answers[1].result.status == transaction_pb2.TRANSACTION_STATUS_COMMITTED
+
+
+def test_the_sdk_pipelines_its_submits_on_one_stream(stack):
+    import asyncio
+
+    from aurigraph.client import AsyncClient, TransactionRejected
+
+    async def go():
+        async with AsyncClient(f"grpc://{stack.grpc_target}") as node:
+            nonce = await node.next_nonce(stack.faucet.address)
+            txs = [signed(stack, nonce + i).SerializeToString() for i in range(20)]
+            results = await asyncio.gather(*(node.submit(raw, wait=True) for raw in txs))
+            stream = node.transport._stream
+            assert stream is not None and not stream.closed, "the submits went on one open stream"
+            with pytest.raises(TransactionRejected) as caught:
+                await node.submit(signed(stack, 0, chain_id="other").SerializeToString(), wait=True)
+            assert node.transport._stream is stream, "a rejection does not end the stream"
+        return results, caught.value
+
+    results, rejected = asyncio.run(go())
+    assert all(r.status == transaction_pb2.TRANSACTION_STATUS_COMMITTED for r in results)
+    assert rejected.code == "REJECTED" and rejected.status == "INVALID_ARGUMENT" and rejected.result.reason == 6
