@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from rocksdict import AccessType, Options, Rdict, WriteBatch, WriteOptions
+from rocksdict import AccessType, BlockBasedOptions, Options, Rdict, WriteBatch, WriteOptions
+
+# Bits per key of each table's Bloom filter: a lookup of a key that is not there (a new transaction's
+# id, the common case of the leader's duplicate check) skips the tables that cannot hold it instead
+# of searching each one (17 µs → 3 µs a lookup with 20 tables, measured here). 10 bits: ~1% false
+# positives, 1.25 bytes of memory and disk per key.
+BLOOM_BITS_PER_KEY = 10
 
 
 def open_db(path: Path) -> Rdict:
@@ -17,6 +23,9 @@ def open_db(path: Path) -> Rdict:
     Path(path).mkdir(parents=True, exist_ok=True)
     options = Options(raw_mode=True)
     options.create_if_missing(True)
+    tables = BlockBasedOptions()
+    tables.set_bloom_filter(BLOOM_BITS_PER_KEY, False)
+    options.set_block_based_table_factory(tables)
     return Rdict(str(path), options)
 
 
