@@ -23,6 +23,7 @@ from aurigraph.codec.names import reason_name
 from aurigraph.codec.node import (
     decode_batch,
     encode_batch,
+    encode_validated,
     hold_verdicts,
     merge_results,
     response_statuses,
@@ -81,8 +82,8 @@ class Ingress:
                 verdicts = await self._verify(wire, ctx)
                 if self._held:
                     hold_verdicts(verdicts, wire, self._held)
-                accepted = [raw for raw, v in zip(wire, verdicts) if v.status == TxStatus.PENDING]  # passed
-                ordered = await self._order(accepted, wait, timeout_ms, ctx) if accepted else []
+                passed = [(raw, v.tx_id) for raw, v in zip(wire, verdicts) if v.status == TxStatus.PENDING]
+                ordered = await self._order(passed, wait, timeout_ms, ctx) if passed else []
                 merged = merge_results(verdicts, ordered)
                 self._remember_rejections(merged, len(wire))
                 return merged
@@ -148,21 +149,24 @@ class Ingress:
         ))
         return [r for reply in replies for r in response_statuses(reply)]
 
-    async def _order(self, accepted: list[bytes], wait: bool, timeout_ms: int | None, ctx: dict) -> list:
-        """Send to the leader; transactions DROPPED by a leader change go to the new leader again
-        (safe: submission is idempotent by id and nonces prevent a double apply)."""
-        results = response_statuses(await self._to_leader(encode_batch(accepted), wait, timeout_ms, ctx))
+    async def _order(self, passed: list[tuple[bytes, bytes]], wait: bool, timeout_ms: int | None, ctx: dict) -> list:
+        """Send (wire bytes, id) of validated transactions to the leader; transactions DROPPED by a
+        leader change go to the new leader again (safe: submission is idempotent by id and nonces
+        prevent a double apply)."""
+        results = response_statuses(await self._to_leader(passed, wait, timeout_ms, ctx))
         for _ in range(LEADER_RETRIES):
             dropped = [i for i, r in enumerate(results) if r.status == TxStatus.DROPPED]
             if not dropped:
                 break
             retried = response_statuses(
-                await self._to_leader(encode_batch([accepted[i] for i in dropped]), wait, timeout_ms, ctx))
+                await self._to_leader([passed[i] for i in dropped], wait, timeout_ms, ctx))
             for i, r in zip(dropped, retried):
                 results[i] = r
         return results
 
-    async def _to_leader(self, batch: bytes, wait: bool, timeout_ms: int | None, ctx: dict) -> bytes:
+    async def _to_leader(self, passed: list[tuple[bytes, bytes]], wait: bool, timeout_ms: int | None,
+                         ctx: dict) -> bytes:
+        batch = encode_validated([raw for raw, _ in passed], [tx_id for _, tx_id in passed])
         for _ in range(LEADER_RETRIES):
             leader = self._leader or await self._find_leader()
             if leader is not None:
@@ -174,9 +178,8 @@ class Ingress:
                 except ray.exceptions.RayActorError:
                     self._leader = None
             await asyncio.sleep(LEADER_RETRY_S)
-        n = len(decode_batch(batch))
-        log.warning("batch of %d refused: no leader available", n)
-        return retry_response(n, self._retry_after_ms, "no leader available")
+        log.warning("batch of %d refused: no leader available", len(passed))
+        return retry_response(len(passed), self._retry_after_ms, "no leader available")
 
     async def _find_leader(self) -> int | None:
         async def health(i, h):
@@ -193,3 +196,4 @@ class Ingress:
     async def leader(self) -> int | None:
         """The current leader, asked of the replicas now (not the routing cache)."""
         return await self._find_leader()
+

@@ -28,7 +28,6 @@ import ray
 from ray.util.metrics import Gauge
 
 from aurigraph import telemetry
-from aurigraph.codec import decode_signed
 from aurigraph.codec.blocks import with_confidence
 from aurigraph.codec.consensus import (
     decode_knobs,
@@ -41,7 +40,7 @@ from aurigraph.codec.governance import rules_record
 from aurigraph.codec.node import (
     account_record,
     committed_record,
-    decode_batch,
+    decode_validated_batch,
     outcome_record,
     outcomes_to_response,
 )
@@ -143,7 +142,7 @@ class ConsensusReplica:
 
     async def submit(self, batch: bytes, wait: bool = False, timeout_ms: int | None = None,
                      ctx: dict | None = None) -> bytes:
-        """Validated `TransactionBatch` in; `BatchSubmitResponse` out. With `wait`, each result is
+        """`ValidatedBatch` (from the ingress) in; `BatchSubmitResponse` out. With `wait`, each result is
         final (COMMITTED / REJECTED / DROPPED) unless `timeout_ms` (capped by the settings' submit
         timeout) ran out (PENDING). `ctx`: the request's telemetry context."""
         with telemetry.span("replica.submit", ctx or {}, replica=self.node_id):
@@ -152,7 +151,7 @@ class ConsensusReplica:
     async def _submit(self, batch: bytes, wait: bool, timeout_ms: int | None) -> bytes:
         if self._halted:
             raise RuntimeError(f"replica {self.node_id} halted: {self._halted}")
-        txs = [decode_signed(raw) for raw in decode_batch(batch)]
+        txs = decode_validated_batch(batch)  # validated by the ingress: parsed once here, not re-checked
         try:
             outcomes = self.driver.submit(txs)
         except NotLeader as e:

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 
 from aurigraph.codec.transactions import (
     decode_signed,
+    decode_validated,
     receipt_to_proto,
     reject_reason_to_proto,
     signed_to_proto,
 )
-from aurigraph.ledger import ADMIN_ACTIONS, Rejection
+from aurigraph.ledger import ADMIN_ACTIONS, Rejection, SignedTx
 from aurigraph.node.ingest import Checked
 from aurigraph.node.replica import TxOutcome, TxStatus
 from aurigraph.storage.archive import ArchivedTx
@@ -23,6 +24,19 @@ def encode_batch(wire: Sequence[bytes]) -> bytes:
 
 def decode_batch(data: bytes) -> list[bytes]:
     return list(transaction_pb2.TransactionBatch.FromString(data).transactions)
+
+
+def encode_validated(wire: Sequence[bytes], tx_ids: Sequence[bytes]) -> bytes:
+    """Validated transactions and their ids (as validation computed them), for the leader."""
+    return transaction_pb2.ValidatedBatch(transactions=wire, tx_ids=tx_ids).SerializeToString()
+
+
+def decode_validated_batch(data: bytes) -> list[SignedTx]:
+    """A `ValidatedBatch` (from the node's own ingress) -> its transactions, parsed once."""
+    m = transaction_pb2.ValidatedBatch.FromString(data)
+    if len(m.tx_ids) != len(m.transactions):
+        raise ValueError(f"validated batch has {len(m.transactions)} transactions but {len(m.tx_ids)} ids")
+    return [decode_validated(raw, tx_id) for raw, tx_id in zip(m.transactions, m.tx_ids)]
 
 
 def checked_to_response(checked: Sequence[Checked]) -> bytes:

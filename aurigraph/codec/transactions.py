@@ -145,6 +145,17 @@ def decode_signed(data: bytes) -> SignedTx:
     return signed_from_proto(m)
 
 
+def decode_validated(data: bytes, tx_id: bytes) -> SignedTx:
+    """Wire bytes that already passed `decode_signed` inside the node (the ingress's validation),
+    with the id that decode computed -> `SignedTx`: parsed once more, without repeating the
+    canonical-encoding checks or the hash. Never for bytes from outside the node."""
+    m = transaction_pb2.SignedTransaction.FromString(data)
+    tx = SignedTx(m.body, body_from_proto(transaction_pb2.TransactionBody.FromString(m.body)), Scheme(m.scheme),
+                  m.public_key, m.signature)
+    tx.__dict__["tx_id"] = tx_id  # the slot `SignedTx.tx_id` (a cached_property) fills when first read
+    return tx
+
+
 def encode_signed(tx: SignedTx) -> bytes:
     return signed_to_proto(tx).SerializeToString(deterministic=True)
 

@@ -177,6 +177,7 @@ def apply_transactions(
     delta = StateDelta(state)
     receipts: list[Receipt] = []
     rules, rules_height = load_rules(state)
+    tracks_daily = rules.tracks_daily
     day = timestamp_ms // DAY_MS
     for index, tx in enumerate(txs):
         body = tx.body
@@ -199,7 +200,7 @@ def apply_transactions(
         if isinstance(kind, Transfer):
             recipient = delta.account(kind.recipient)
             delta.accounts[kind.recipient] = Account(recipient.balance + kind.amount, recipient.nonce)
-            if rules.tracks_daily:
+            if tracks_daily:
                 delta.meta_writes.update(daily_write(delta, body.sender, day, rules_height, kind.amount))
         elif isinstance(kind, DataWrite):
             delta.data[(body.sender, kind.key)] = kind.value_digest
@@ -207,6 +208,7 @@ def apply_transactions(
             delta.meta_writes.update(admin_writes(kind, height))
             if isinstance(kind, SetRules):
                 rules, rules_height = kind.rules, height
+                tracks_daily = rules.tracks_daily
         if body.fee:
             producer = delta.account(proposer)
             delta.accounts[proposer] = Account(producer.balance + body.fee, producer.nonce)

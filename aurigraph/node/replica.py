@@ -141,10 +141,10 @@ class _InFlight:
     index: int
     data: bytes
     built: BuiltBlock
+    tx_ids: frozenset[bytes] = field(init=False)
 
-    @property
-    def tx_ids(self) -> tuple[bytes, ...]:
-        return tuple(tx.tx_id for tx in self.built.block.transactions)
+    def __post_init__(self) -> None:
+        self.tx_ids = frozenset(tx.tx_id for tx in self.built.block.transactions)
 
 
 class ReplicaDriver:
@@ -232,7 +232,7 @@ class ReplicaDriver:
         """Queue validated transactions on the leader; idempotent by transaction id."""
         if not self.is_leader:
             raise NotLeader(self.node_id, self.node.leader_id)
-        in_flight = set(self._in_flight.tx_ids) if self._in_flight else set()
+        in_flight = self._in_flight.tx_ids if self._in_flight else frozenset()
         results = []
         for tx in txs:
             tx_id = tx.tx_id
@@ -349,8 +349,8 @@ class ReplicaDriver:
         out.outcomes.extend(TxOutcome(r.tx_id, TxStatus.COMMITTED, r) for r in receipts)
 
     def _drop_in_flight(self, out: Output) -> None:
-        out.outcomes.extend(TxOutcome(t, TxStatus.DROPPED, detail="leader changed before commit")
-                            for t in self._in_flight.tx_ids)
+        out.outcomes.extend(TxOutcome(tx.tx_id, TxStatus.DROPPED, detail="leader changed before commit")
+                            for tx in self._in_flight.built.block.transactions)
         self._in_flight = None
 
     def _after_role_change(self, out: Output) -> None:

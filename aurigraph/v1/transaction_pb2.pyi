@@ -244,6 +244,14 @@ class TransactionBatch(_message.Message):
     transactions: _containers.RepeatedScalarFieldContainer[bytes]
     def __init__(self, transactions: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
+class ValidatedBatch(_message.Message):
+    __slots__ = ("transactions", "tx_ids")
+    TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    TX_IDS_FIELD_NUMBER: _ClassVar[int]
+    transactions: _containers.RepeatedScalarFieldContainer[bytes]
+    tx_ids: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, transactions: _Optional[_Iterable[bytes]] = ..., tx_ids: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
 class BatchSubmitRequest(_message.Message):
     __slots__ = ("transactions", "wait_committed", "timeout_ms")
     TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]

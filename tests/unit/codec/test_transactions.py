@@ -17,6 +17,8 @@ from aurigraph.codec import (
     signed_from_json,
     signed_to_json,
 )
+from aurigraph.codec.node import decode_validated_batch, encode_validated
+from aurigraph.codec.transactions import decode_validated
 from aurigraph.crypto import Scheme, generate_kem_keypair, open_sealed, seal
 from aurigraph.ledger import MAX_TX_BYTES, DataWrite, Rejection, TxBody, TxRejected
 from aurigraph.v1 import transaction_pb2
@@ -43,6 +45,22 @@ def test_round_trip_keeps_the_exact_signed_bytes(chain, keypairs, scheme):
     assert back == tx and back.tx_id == tx.tx_id and back.body_bytes == tx.body_bytes
     assert encode_body(back.body) == tx.body_bytes
     assert signed_from_json(signed_to_json(tx)) == tx
+
+
+def test_a_validated_transaction_is_parsed_to_the_same_value_and_keeps_the_id_it_came_with(chain, keypairs, signed):
+    kem = generate_kem_keypair()
+    kp = keypairs[Scheme.ED25519]
+    sealed = sign_transaction(TxBody(CHAIN_ID, kp.address, 0, 1, NOW_MS,
+                                     DataWrite("s", seal(b"v", [kem.public_key], b"s"))), kp)
+    txs = [chain.tx(keypairs[Scheme.ML_DSA_87], 7, amount=12345), signed, sealed]
+    for tx in txs:
+        wire = encode_signed(tx)
+        assert decode_validated(wire, tx.tx_id) == decode_signed(wire)
+        assert decode_validated(wire, b"the validator's id").tx_id == b"the validator's id"  # taken, not recomputed
+    batch = decode_validated_batch(encode_validated([encode_signed(t) for t in txs], [t.tx_id for t in txs]))
+    assert [(t, t.tx_id) for t in batch] == [(t, t.tx_id) for t in txs]
+    with pytest.raises(ValueError, match="2 transactions but 1 ids"):
+        decode_validated_batch(encode_validated([encode_signed(t) for t in txs[:2]], [txs[0].tx_id]))
 
 
 def test_sealed_data_survives_the_codec(keypairs):
