@@ -67,7 +67,10 @@ from aurigraph.storage.rocks import open_db
 log = logging.getLogger("aurigraph.replica")
 ARCHIVE_PUSH_PER_ROUND = 64
 ARCHIVE_RETRY_S = 1.0  # after a failed push; otherwise the push waits for a new block
-ARCHIVE_MIN_INTERVAL_S = 0.05  # under load, blocks go to the shards in rounds, not one call each
+# Under load, blocks go to the shards in rounds, one call per shard each: at 0.05 s a round held one
+# or two blocks of a single-transaction load, so the shards cost about a call and an fsync a block
+# (docs/performance.md). Reads ask the replicas first, so the shards' lag is never seen.
+ARCHIVE_MIN_INTERVAL_S = 0.2
 REMOTE_TIMEOUT_S = 2.0  # a peer or shard that Ray is restarting must not stall this replica
 SNAPSHOT_SEND_TIMEOUT_S = 60.0
 # A waited transaction held for a missing earlier nonce is answered PENDING once held this long
@@ -295,12 +298,15 @@ class ConsensusReplica:
                 asyncio.gather(*(s.latest_height.remote() for s in self._shards)), REMOTE_TIMEOUT_S)
             self._next_archive = max(min(latest) + 1, 1)
         end = min(head, self._next_archive + ARCHIVE_PUSH_PER_ROUND - 1)
+        by_shard: dict[int, list[bytes]] = {}
         for height in range(self._next_archive, end + 1):
             record = self.driver.ledger.blocks.record_bytes(height)
             if record is None:  # below the snapshot this replica caught up from: it never held it
                 log.warning("replica %d cannot archive block %d: it joined by a later snapshot", self.node_id, height)
                 continue
-            self._shards[shard_for(height, len(self._shards))].archive.remote(record)
+            by_shard.setdefault(shard_for(height, len(self._shards)), []).append(record)
+        for shard, records in by_shard.items():  # one call (and one fsync) per shard per round
+            self._shards[shard].archive.remote(records)
         self._next_archive = end + 1
         return end < head
 

@@ -1,6 +1,6 @@
 """StorageShard: the block and transaction archive for one range of heights (height % shards).
 
-Blocks arrive from the leader after they are applied (`archive`, idempotent) and are read back by
+Blocks arrive from the leader after they are applied (`archive`, idempotent, in rounds) and are read back by
 height or transaction id. Each shard owns its own RocksDB and recovers from it on restart.
 """
 
@@ -25,9 +25,10 @@ class StorageShard:
         self._db = open_db(Path(path))
         self._archive = BlockArchive(self._db, owns=lambda height: shard_for(height, count) == index)
 
-    def archive(self, record: bytes) -> int:
-        """Store a `BlockRecord` (bytes as the replica stored them) of a height this shard owns."""
-        return self._archive.put(record)
+    def archive(self, records: list[bytes]) -> None:
+        """Store `BlockRecord`s (bytes as the replica stored them) of heights this shard owns, in one
+        fsync'd write: the leader pushes what it applied since its last round in one call."""
+        self._archive.put(records)
 
     def latest_height(self) -> int:
         """Highest archived height, or -1."""

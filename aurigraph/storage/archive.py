@@ -12,7 +12,7 @@ while a different block at an archived height raises `ConflictingBlock` — hist
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aurigraph.codec.blocks import RecordIndex, decode_block_record, index_block_record, record_transaction
@@ -52,17 +52,19 @@ class BlockArchive:
         self._db = db
         self._owns = owns
 
-    def put(self, record: bytes) -> int:
-        """Archive a `BlockRecord` durably (a no-op if this exact block is there); returns its height."""
+    def put(self, records: Sequence[bytes]) -> None:
+        """Archive `BlockRecord`s durably, in one write (a no-op for a block that is there already)."""
         batch = new_batch()
-        index = self.stage(batch, record)
+        for record in records:
+            self.stage(batch, record)
         if not batch.is_empty():
             write_durably(self._db, batch)
-        return index.height
 
-    def stage(self, batch, record: bytes) -> RecordIndex:
-        """Add the record's writes to `batch`, for a caller that commits more in the same batch."""
-        index = index_block_record(record)
+    def stage(self, batch, record: bytes, index: RecordIndex | None = None) -> RecordIndex:
+        """Add the record's writes to `batch`, for a caller that commits more in the same batch.
+        `index`: the record's, from a caller that built the record from a block it holds (its
+        transaction ids already computed); by default it is read from the record."""
+        index = index or index_block_record(record)
         if not self._owns(index.height):
             raise ValueError(f"this archive does not own height {index.height}")
         existing = self._db.get(_BLOCK + _U64.pack(index.height))

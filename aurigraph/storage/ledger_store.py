@@ -15,8 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aurigraph.codec.blocks import decode_ledger_snapshot, encode_block_record, encode_ledger_snapshot
-from aurigraph.ledger import Account, Block, BlockHeader, Genesis, Receipt, StateDelta
+from aurigraph.codec.blocks import (
+    RecordIndex,
+    decode_ledger_snapshot,
+    encode_block_record,
+    encode_ledger_snapshot,
+)
+from aurigraph.ledger import Account, Block, BlockHeader, Genesis, Receipt, StateDelta, block_hash
 from aurigraph.storage.archive import ArchivedBlock, ArchivedTx, BlockArchive
 from aurigraph.storage.rocks import new_batch, write_atomically
 from aurigraph.storage.state_store import RocksState
@@ -47,7 +52,9 @@ class LedgerStore:
         """Commit a block (also given as its encoded bytes, stored as they are) with its result."""
         batch = new_batch()
         self.state.stage(batch, block.header, delta)
-        self.blocks.stage(batch, encode_block_record(block_bytes, receipts))
+        header = block.header
+        index = RecordIndex(header.height, block_hash(header), tuple(tx.tx_id for tx in block.transactions))
+        self.blocks.stage(batch, encode_block_record(block_bytes, receipts), index)
         write_atomically(self._db, batch)
 
     def sync(self) -> None:

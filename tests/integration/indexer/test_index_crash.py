@@ -48,8 +48,7 @@ def test_killed_indexer_resumes_without_duplicates_or_gaps(tmp_path, chain, pg_s
     data.genesis.write_text(genesis_to_json(chain.genesis))
     db = open_db(data.shard(0))
     archive = BlockArchive(db)
-    for record in records:
-        archive.put(record)
+    archive.put(records)
     db.close()
     command = [sys.executable, "-m", "aurigraph.cli.main", "index", "--data-dir", str(data.root),
                "--postgres-dsn", DSN, "--postgres-schema", pg_schema, "--batch-blocks", "1"]

@@ -47,7 +47,7 @@ def write_node_data_dir(root: Path, chain) -> list:
         raw = encode_block(built.block)
         log.append([Entry(term=1, index=log.last_index() + 1, data=raw)])
         ledger.apply(built.block, raw, built.result.receipts, built.result.delta)
-        BlockArchive(shard_dbs[built.block.header.height % 2]).put(encode_block_record(raw, built.result.receipts))
+        BlockArchive(shard_dbs[built.block.header.height % 2]).put([encode_block_record(raw, built.result.receipts)])
         headers.append(built.block.header)
     for db in (ledger_db, log_db, *shard_dbs):
         db.close()

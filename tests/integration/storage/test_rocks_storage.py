@@ -68,10 +68,9 @@ def test_archive_round_trip_idempotent_and_conflict(tmp_path, chain):
     built = grow_chain(chain, state, 2)
     archive = BlockArchive(open_db(tmp_path / "archive"))
     assert archive.latest_height() is None and archive.block(1) is None
-    for b in built:
-        record = encode_block_record(encode_block(b.block), b.result.receipts)
-        assert archive.put(record) == b.block.header.height
-        archive.put(record)  # idempotent
+    records = [encode_block_record(encode_block(b.block), b.result.receipts) for b in built]
+    archive.put(records)  # both in one write
+    archive.put(records[1:])  # idempotent
     assert archive.latest_height() == 2
     stored = archive.block(1)
     assert stored.block == built[0].block and stored.receipts == built[0].result.receipts
@@ -81,14 +80,14 @@ def test_archive_round_trip_idempotent_and_conflict(tmp_path, chain):
     assert archive.transaction(b"\x00" * 64) is None
     other = grow_chain(chain, RocksState.open(open_db(tmp_path / "other"), chain.genesis), 1, first_nonce=0, per_block=1)
     with pytest.raises(ConflictingBlock):
-        archive.put(encode_block_record(encode_block(other[0].block), other[0].result.receipts))
+        archive.put([encode_block_record(encode_block(other[0].block), other[0].result.receipts)])
     picky = BlockArchive(open_db(tmp_path / "picky"), owns=lambda height: height % 2 == 0)
     with pytest.raises(ValueError, match="does not own height 1"):
-        picky.put(encode_block_record(encode_block(built[0].block), built[0].result.receipts))
+        picky.put([encode_block_record(encode_block(built[0].block), built[0].result.receipts)])
     forged = block_pb2.BlockRecord.FromString(encode_block_record(encode_block(built[1].block), []))
     forged.hash = b"\x00" * 64
     with pytest.raises(InvalidBlock, match="hash does not match"):
-        archive.put(forged.SerializeToString())
+        archive.put([forged.SerializeToString()])
 
 
 CRASHER = textwrap.dedent("""
