@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import random
 import secrets
 import shutil
@@ -385,7 +386,7 @@ class ConsensusReplica:
 
     async def health(self) -> dict:
         self._export_metrics()
-        return {"node_id": self.node_id, "halted": self._halted, "resyncing": self._resyncing,
+        return {"node_id": self.node_id, "pid": os.getpid(), "halted": self._halted, "resyncing": self._resyncing,
                 "leader": self.driver.is_leader,
                 "height": self.driver.ledger.head.height, "pending": self.driver.pending_count,
                 "ray_node": ray.get_runtime_context().get_node_id()}

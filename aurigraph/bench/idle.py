@@ -18,12 +18,14 @@ import psutil
 SHOWN_PROCESSES = 12
 
 
-def _tree(root_pid: int) -> list[psutil.Process]:
+def node_processes(root_pid: int) -> list[psutil.Process]:
+    """`root_pid` and every process under it."""
     root = psutil.Process(root_pid)
     return [root, *root.children(recursive=True)]
 
 
-def _cpu_s(p: psutil.Process) -> float | None:
+def cpu_s(p: psutil.Process) -> float | None:
+    """CPU time (user + system) a process used so far; None if it is gone."""
     try:
         t = p.cpu_times()
         return t.user + t.system
@@ -31,7 +33,7 @@ def _cpu_s(p: psutil.Process) -> float | None:
         return None
 
 
-def _label(p: psutil.Process) -> str:
+def label(p: psutil.Process) -> str:
     try:
         cmd = p.cmdline()
     except psutil.Error:
@@ -43,13 +45,13 @@ def _label(p: psutil.Process) -> str:
 
 def measure(root_pid: int, seconds: float) -> dict:
     """CPU shares (percent of one core) of `root_pid` and its descendants over `seconds`."""
-    first = {p.pid: (p, _cpu_s(p)) for p in _tree(root_pid)}
+    first = {p.pid: (p, cpu_s(p)) for p in node_processes(root_pid)}
     time.sleep(seconds)
     rows = []
     for pid, (p, before) in first.items():
-        after = _cpu_s(p)
+        after = cpu_s(p)
         if before is not None and after is not None:
-            rows.append({"pid": pid, "process": _label(p), "percent": round((after - before) / seconds * 100, 2)})
+            rows.append({"pid": pid, "process": label(p), "percent": round((after - before) / seconds * 100, 2)})
     rows.sort(key=lambda r: -r["percent"])
     return {"seconds": seconds, "total_percent": round(sum(r["percent"] for r in rows), 1), "processes": rows}
 

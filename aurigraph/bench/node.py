@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from aurigraph.bench.cpu import format_budget
 from aurigraph.codec import decode_signed, encode_signed, sign_transaction
 from aurigraph.crypto import Scheme, generate_keypair, verify_batch
 from aurigraph.ledger import Transfer, TxBody
@@ -115,4 +116,5 @@ def format_result(r: dict) -> str:
             f"committed TPS        {r['committed_tps']:>10,.0f}\n"
             f"bare verify TPS      {r['bare_verify_tps']:>10,.0f}   (all {r['cpus']} cores, same transactions)\n"
             f"TPS / bare verify    {r['tps_over_bare_verify']:>10.3f}\n"
-            f"finality ms          p50 {f['p50']:.1f}   p95 {f['p95']:.1f}   p99 {f['p99']:.1f}")
+            f"finality ms          p50 {f['p50']:.1f}   p95 {f['p95']:.1f}   p99 {f['p99']:.1f}"
+            + (f"\n{format_budget(r['cpu'])}" if r.get("cpu") else ""))

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from aurigraph.bench.cpu import CpuMeter, format_budget
 from aurigraph.bench.etcd import latency_summary
 from aurigraph.bench.gateway import COMMITTED, fund, sign_load
 from aurigraph.client import ApiError, AsyncClient
@@ -70,10 +71,11 @@ async def waited_load(url: str, wires: list[list[bytes]], api_key: str | None, s
 
 
 def run(urls: dict[str, str], faucet: KeyPair, plan: Plan, api_key: str | None,
-        progress: Callable[[str], None]) -> dict:
+        progress: Callable[[str], None], node_pid: int | None = None) -> dict:
     """`urls`: "rest" and/or "grpc" -> the gateway's URL (http://…, grpc://…); a gRPC URL is
     loaded twice, with unary calls ("grpc") and with streams ("grpc_stream"). One funded sender
-    per client."""
+    per client. `node_pid`: the node's `aurigraph up`, if it runs here: the CPU its processes
+    spend per transaction of each concurrent load is measured too."""
     progress(f"funding {plan.clients} × 8 senders …")
     chain_id, senders = asyncio.run(fund(next(iter(urls.values())), faucet, plan.clients, api_key))
     nonces: dict[bytes, int] = {}
@@ -87,7 +89,12 @@ def run(urls: dict[str, str], faucet: KeyPair, plan: Plan, api_key: str | None,
         progress(f"{via}: one client, one transaction at a time …")
         lone_result = asyncio.run(waited_load(url, lone, api_key, streams))
         progress(f"{via}: {plan.clients} clients, one transaction per request, each waiting for its commit …")
-        out[via] = {"concurrent": asyncio.run(waited_load(url, many, api_key, streams)), "lone": lone_result}
+        meter = CpuMeter(node_pid) if node_pid is not None else None
+        if meter is not None:
+            meter.start()
+        concurrent = asyncio.run(waited_load(url, many, api_key, streams))
+        concurrent["cpu"] = meter.stop(concurrent["txs"]) if meter is not None else None
+        out[via] = {"concurrent": concurrent, "lone": lone_result}
     return out
 
 
@@ -132,5 +139,7 @@ def format_result(r: dict) -> str:
             q = x["ratios"]
             line += (f"\n      ÷ etcd: tx/s {q['tps_over_etcd']:.3f}   p99 {q['p99_over_etcd']}×"
                      f"   lone p50 {q['lone_p50_over_etcd']}×")
+        if c.get("cpu"):
+            line += "\n" + "\n".join("      " + x for x in format_budget(c["cpu"]).splitlines())
         lines.append(line)
     return "\n".join(lines)

@@ -234,7 +234,11 @@ def cmd_node(args: argparse.Namespace) -> int:
         batches = node_bench.generate(client, plan, _progress)
         _progress("measuring bare signature verification of the same transactions on all cores …")
         bare = node_bench.bare_verify_tps([w for group in batches for batch in group for w in batch])
+        meter = _node_meter(data, started_node is not None)
+        if meter is not None:
+            meter.start()
         result = node_bench.run_load(client, batches, plan, _progress)
+        result["cpu"] = meter.stop(result["committed"]) if meter is not None else None
     finally:
         if started_node is not None:
             started_node.stop()
@@ -245,6 +249,37 @@ def cmd_node(args: argparse.Namespace) -> int:
                   concurrency=plan.concurrency, rate_tps=plan.rate_tps, bare_verify_tps=round(bare, 1),
                   cpus=usable_cpus(), tps_over_bare_verify=round(result["committed_tps"] / bare, 3))
     return _report(args, "node", result, node_bench.format_result)
+
+
+def _up_pid(data) -> int | None:
+    """The pid of the `aurigraph up` serving `data`, if it runs on this machine (its endpoints.json)."""
+    import psutil
+
+    try:
+        pid = int(json.loads((data.root / "endpoints.json").read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return pid if psutil.pid_exists(pid) else None
+
+
+def _node_meter(data, in_this_process: bool):
+    """A `CpuMeter` over the node's processes, its replicas named (leader or follower): the ones
+    under this process for a node it started, else those under the data dir's `aurigraph up`
+    (None if that is not known here, e.g. a node on other machines)."""
+    import ray
+
+    from actors.supervisor import NAMESPACE, replica_name
+    from aurigraph.bench.cpu import CpuMeter
+
+    root = os.getpid() if in_this_process else _up_pid(data)
+    if root is None:
+        return None
+    names = {}
+    for v in data.load_genesis().validators:
+        h = ray.get(ray.get_actor(replica_name(v.id), namespace=NAMESPACE).health.remote(), timeout=30)
+        if "pid" in h:  # (a node from before replicas said their pid: unnamed, labelled by command line)
+            names[h["pid"]] = f"ConsensusReplica {v.id} ({'leader' if h['leader'] else 'follower'})"
+    return CpuMeter(root, names)
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
@@ -325,7 +360,8 @@ def cmd_single(args: argparse.Namespace) -> int:
             stack = spawn_up(Path(tmp.name), "--rate-limit", "0")
             urls, data = {"rest": stack.url, "grpc": f"grpc://{stack.grpc_target}"}, stack.data
         faucet = load_keypair(data.faucet_key, data.passphrase())
-        result.update(single.run(urls, faucet, plan, args.api_key, _progress))
+        node_pid = stack.process.pid if stack is not None else _up_pid(data)
+        result.update(single.run(urls, faucet, plan, args.api_key, _progress, node_pid))
     finally:
         if stack is not None:
             stack.stop()

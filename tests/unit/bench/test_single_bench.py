@@ -56,3 +56,42 @@ def test_idle_measure_counts_a_process_tree_and_sees_a_busy_child():
     assert quiet["total_percent"] < 20, quiet
     assert [p["pid"] for p in busy["processes"]] == [spinner.pid]
     assert "idle node:" in format_result(busy)
+
+
+def test_cpu_meter_charges_each_process_of_the_tree_per_transaction():
+    """A node whose child spins while the load runs: the child's CPU, divided by the transactions,
+    shows up under its own label; the idle root's is near zero; the machine's is at least the child's."""
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from aurigraph.bench.cpu import CpuMeter, format_budget
+
+    root = subprocess.Popen([sys.executable, "-c", (
+        "import subprocess, sys, time\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time\\nend = time.time() + 30\\nwhile time.time() < end: pass'])\n"
+        "time.sleep(30)")])
+    try:
+        deadline = time.monotonic() + 10
+        while not psutil.Process(root.pid).children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = psutil.Process(root.pid).children()[0].pid
+        meter = CpuMeter(root.pid, {child: "spinner"})
+        meter.start()
+        time.sleep(1.0)
+        budget = meter.stop(transactions=1000)
+    finally:
+        for p in psutil.Process(root.pid).children():
+            p.kill()
+        root.kill()
+        root.wait()
+    rows = {r["process"]: r["us_per_tx"] for r in budget["processes"]}
+    assert len(rows) == 2 and "spinner" in rows, rows  # the root and its child, nothing else
+    # 1 s of a spinning process on a shared 2-core machine: well above 300 µs per transaction of 1,000.
+    assert rows["spinner"] > 300, budget
+    assert min(rows.values()) < 100, budget  # the sleeping root
+    assert budget["machine_us_per_tx"] >= rows["spinner"] * 0.9, budget
+    assert budget["node_us_per_tx"] == round(sum(rows.values()), 1)
+    assert "spinner" in format_budget(budget)
