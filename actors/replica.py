@@ -58,6 +58,7 @@ from aurigraph.node.replica import (
     TxOutcome,
     TxStatus,
     messages_by_peer,
+    ticks_owed,
 )
 from aurigraph.storage.archive import shard_for
 from aurigraph.storage.durable import replace_file
@@ -186,23 +187,26 @@ class ConsensusReplica:
     # --- the loop -----------------------------------------------------------------------------------
 
     async def _run_forever(self) -> None:
+        """Wakes for an input (a message, a submit), a batch whose wait is over, or the tick at which
+        the core has something to do (a heartbeat, an election): not for the ticks before it, which
+        only count and are ticked on waking (`ticks_owed`)."""
         tick_s = self.settings.tick_ms / 1000
         next_tick = time.monotonic() + tick_s
         while not self._halted:
-            wake_at = next_tick
+            due_ticks = self.driver.ticks_until_due()
+            wake_at = next_tick + (due_ticks - 1) * tick_s
             due_ms = self.driver.proposal_due_ms()
             if due_ms is not None:  # a batch is waiting: build it when its wait is over, not at the next
                 # tick (at most every millisecond, should the log not be ready for a block yet)
                 wake_at = min(wake_at, time.monotonic() + max(0.001, (due_ms - _now_ms()) / 1000))
+            slept_from = time.monotonic()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, wake_at - time.monotonic()))
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, wake_at - slept_from))
             self._wake.clear()
             try:
-                if time.monotonic() >= next_tick:
+                ticks, next_tick = ticks_owed(time.monotonic(), next_tick, slept_from, tick_s, due_ticks)
+                for _ in range(ticks):
                     self.driver.tick()
-                    next_tick += tick_s
-                    if next_tick < time.monotonic():  # fell behind (e.g. a long fsync): do not burst
-                        next_tick = time.monotonic() + tick_s
                 self._step()  # never awaits another actor: consensus must not wait on a slow peer
             except StateDivergence as e:
                 self._halted = str(e)

@@ -163,6 +163,21 @@ class Raft:
         else:
             self.tick_election()
 
+    def ticks_until_due(self) -> int:
+        """Ticks until `tick` would do more than count (a heartbeat, a check-quorum round, an
+        election, the end of a lease), at least 1: a driver may sleep through the ticks before it
+        and then tick them all at once, with the same outcome as ticking each in turn."""
+        if self.state == StateRole.LEADER:
+            due = min(self.config.heartbeat_ticks - self.heartbeat_elapsed_ticks,
+                      self.config.election_ticks - self.election_elapsed_ticks)
+        elif self.promotable():
+            due = self.randomized_election_ticks - self.election_elapsed_ticks
+        elif self.election_elapsed_ticks < self.config.election_ticks:
+            due = self.config.election_ticks - self.election_elapsed_ticks  # the lease `in_lease` reads ends
+        else:
+            due = self.config.election_ticks  # nothing will happen: only the count goes on
+        return max(1, due)
+
     def tick_election(self) -> None:
         self.election_elapsed_ticks += 1
         if self.promotable() and self.election_elapsed_ticks >= self.randomized_election_ticks:

@@ -92,6 +92,10 @@ class RawNode:
     def tick(self) -> None:
         self.raft.tick()
 
+    def ticks_until_due(self) -> int:
+        """Ticks until one does more than count (see `Raft.ticks_until_due`), at least 1."""
+        return self.raft.ticks_until_due()
+
     def campaign(self) -> None:
         """Start an election now (tests and bootstrapping; normally ticks do this)."""
         self.raft.campaign(transfer=False)

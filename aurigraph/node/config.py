@@ -44,9 +44,10 @@ class NodeSettings(BaseModel):
     # machine: 1.7 s for 10,000), and followers that hear nothing for this long start an election:
     # keep it well above the longest block, or a busy leader gets deposed (150 ticks: 3 to 6 s).
     election_ticks: int = Field(150, ge=2)
-    # 100 ms, as etcd's default: each heartbeat is two actor calls per follower, and at 40 ms they
-    # were most of an idle node's CPU (docs/performance.md).
-    heartbeat_ticks: int = Field(5, ge=1)
+    # 300 ms: a tenth of the shortest election timeout (150 ticks), etcd's ratio (its defaults are
+    # 100 ms and 1 s). Each heartbeat is two actor calls per follower; at 100 ms they were a third
+    # of an idle node's replica CPU (docs/performance.md).
+    heartbeat_ticks: int = Field(15, ge=1)
     max_batch_txs: int = Field(10_000, ge=1, le=100_000)
     # 0: a transaction arriving at an idle leader is proposed at once. Under load transactions gather
     # by themselves while the block before is in flight; the optimizer may set a wait.

@@ -260,6 +260,10 @@ class ReplicaDriver:
     def tick(self) -> None:
         self.node.tick()
 
+    def ticks_until_due(self) -> int:
+        """Ticks until one does more than count: the owner may sleep through the ones before."""
+        return self.node.ticks_until_due()
+
     def propose_membership(self, change: ConfChange) -> int:
         """Leader only: propose one membership change; returns its log index (it takes effect when
         applied). Raises `NotLeader`, or `ConfChangeRejected` (one change at a time; a voter joins
@@ -473,6 +477,20 @@ class ReplicaDriver:
     @property
     def pending_count(self) -> int:
         return len(self._pending)
+
+
+def ticks_owed(now: float, next_tick: float, slept_from: float, tick_s: float, due_ticks: int) -> tuple[int, float]:
+    """For an owner that sleeps through the ticks that only count (`ReplicaDriver.ticks_until_due`
+    was `due_ticks` when it went to sleep at `slept_from`): how many ticks to give the driver on
+    waking at `now`, and the time of the next one. Every tick time that passed while it slept
+    counts, up to the due one (the core would have acted there); the ones that passed while it was
+    busy before sleeping count as one, so a replica deaf for a long block does not start an
+    election before reading the heartbeats that came meanwhile."""
+    if now < next_tick:
+        return 0, next_tick
+    passed = 1 + int((now - next_tick) / tick_s)
+    busy = 1 + int((slept_from - next_tick) / tick_s) if next_tick < slept_from else 0
+    return min(due_ticks, passed - busy + (1 if busy else 0)), next_tick + passed * tick_s
 
 
 def messages_by_peer(messages: Sequence[Message]) -> dict[int, list[Message]]:
