@@ -65,7 +65,9 @@ class SoftState:
 class Ready:
     """Work handed to the driver, to be done in this order (see the module docstring):
 
-    1. persist `snapshot` (if any), `entries`, and `hard_state` (if changed) durably;
+    1. persist `snapshot` (if any), `entries`, and `hard_state` (if changed) durably (a hard state
+       whose term and vote are unchanged, only its commit index, need not be synced: the commit
+       index can be learned again, and nothing is acknowledged by it);
     2. send `messages`;
     3. apply `snapshot`, then `committed_entries` in order (a CONF_CHANGE entry through
        `RawNode.apply_conf_change`), and serve reads whose `read_states` index is applied;

@@ -1,8 +1,10 @@
 """The consensus log on RocksDB: `aurigraph.consensus.Storage` plus the writes a replica makes.
 
 Same semantics as `aurigraph.consensus.storage.MemoryStorage` (a conformance test runs both
-through the same operations), but every write is one atomic, fsync'd batch, so a replica that
-acknowledges an append or a vote has it on disk.
+through the same operations), but every write is one atomic batch, fsync'd whenever it holds
+entries, a term or a vote, so a replica that acknowledges an append or a vote has it on disk. A
+write that only moves the commit index is not fsync'd (etcd's `MustSync` rule): a replica that
+loses it learns the commit index from the leader again, and it never acknowledges anything by it.
 
 Layout (fixed-width big-endian; an internal on-disk format, not a wire format):
     b"E" + u64 index  -> u64 term + u8 type + data
@@ -19,7 +21,7 @@ import struct
 from aurigraph.consensus.errors import Compacted, ConsensusError, SnapshotOutOfDate, Unavailable
 from aurigraph.consensus.storage import entry_size
 from aurigraph.consensus.types import ConfState, Entry, EntryType, HardState, Snapshot, SnapshotMetadata
-from aurigraph.storage.rocks import new_batch, scan_prefix, write_durably
+from aurigraph.storage.rocks import new_batch, scan_prefix, write_atomically, write_durably
 
 _ENTRY = b"E"
 _HARD = b"Mhard"
@@ -78,6 +80,8 @@ class RocksRaftStorage:
         if it.valid() and it.key().startswith(_ENTRY):
             last = _U64.unpack(it.key()[1:])[0]
         self._last = last if last is not None and last > self._offset else self._offset
+        raw = db.get(_HARD)
+        self._hard = HardState(*_THREE_U64.unpack(raw)) if raw else HardState()
 
     @classmethod
     def bootstrap(cls, db, conf_state: ConfState) -> RocksRaftStorage:
@@ -144,13 +148,17 @@ class RocksRaftStorage:
         self.persist(entries, None)
 
     def persist(self, entries: list[Entry] | tuple[Entry, ...], hard_state: HardState | None) -> None:
-        """A `Ready`'s entries and hard state in one atomic, fsync'd batch: one fsync per Ready."""
+        """A `Ready`'s entries and hard state in one atomic batch: at most one fsync per Ready, none
+        when only the commit index moved (see the module's docstring)."""
         batch = new_batch()
         last = self._stage_append(batch, entries)
+        sync = bool(entries)
         if hard_state is not None:
             batch.put(_HARD, _THREE_U64.pack(hard_state.term, hard_state.vote, hard_state.commit))
+            sync = sync or (hard_state.term, hard_state.vote) != (self._hard.term, self._hard.vote)
+            self._hard = hard_state
         if not batch.is_empty():
-            write_durably(self._db, batch)
+            (write_durably if sync else write_atomically)(self._db, batch)
         self._last = last
 
     def _stage_append(self, batch, entries) -> int:

@@ -107,3 +107,28 @@ def test_reopen_keeps_hard_state_entries_and_snapshot(tmp_path):
     assert again.snapshot().data == b"state" and again.snapshot().metadata.index == 8
     with pytest.raises(ConsensusError):
         again.term(5)
+
+
+def test_only_entries_terms_and_votes_are_fsynced_not_a_commit_index_alone(tmp_path, monkeypatch):
+    """etcd's MustSync: what a replica acknowledges (entries, its vote and term) is on disk before it
+    answers; a write that only moves the commit index is not synced, and a replica that lost it
+    reopens with an older commit index, which the core takes up to the snapshot and the leader
+    raises again."""
+    import aurigraph.storage.raft_log as raft_log
+
+    synced, unsynced = [], []
+    monkeypatch.setattr(raft_log, "write_durably", lambda db, batch: (synced.append(1), db.write(batch)))
+    monkeypatch.setattr(raft_log, "write_atomically", lambda db, batch: (unsynced.append(1), db.write(batch)))
+    db = open_db(tmp_path)
+    s = RocksRaftStorage.bootstrap(db, CONF)
+    synced.clear()
+    s.persist([Entry(1, 2, EntryType.NORMAL, b"a")], HardState(1, 0, 1))  # entries
+    s.persist([], HardState(1, 0, 2))  # the commit index alone
+    s.persist([], HardState(2, 0, 2))  # a new term
+    s.persist([], HardState(2, 3, 2))  # a vote
+    s.persist([Entry(2, 3, EntryType.NORMAL, b"b")], HardState(2, 3, 3))  # entries with a commit
+    s.persist([], HardState(2, 3, 3))  # nothing new
+    assert (len(synced), len(unsynced)) == (4, 2)
+    db.close()
+    again = RocksRaftStorage(open_db(tmp_path))
+    assert again.initial_state()[0] == HardState(2, 3, 3) and again.last_index() == 3  # (a clean close keeps all)
