@@ -23,6 +23,7 @@ from serve_apps.service import GatewayService, RejectedFailure
 
 log = logging.getLogger("aurigraph.gateway")
 REQUEST_ID_HEADER = "X-Request-Id"  # the client's (if usable), else one the gateway made; on every answer
+REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")  # as ASGI spells header names
 HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
 
 
@@ -31,6 +32,38 @@ def _failure_response(request: Request, e: ApiFailure):
     if isinstance(e, RejectedFailure):
         return render(request, e.result, e.http_status, headers)
     return render(request, e.to_proto(), e.http_status, headers)
+
+
+class RequestIds:
+    """Every HTTP request: its request id (the client's if usable, else a new one) in a telemetry
+    span and on the answer, and the request counted by route and status. A plain ASGI middleware:
+    Starlette's `BaseHTTPMiddleware` (`@app.middleware`) runs each request in a task group with
+    memory streams, 15% of a gateway replica's CPU under single-transaction REST load."""
+
+    def __init__(self, app, service: GatewayService) -> None:
+        self.app, self.service = app, service
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        offered = next((v.decode("latin-1") for k, v in scope["headers"] if k == REQUEST_ID_KEY), None)
+        rid = telemetry.new_request_id(offered)
+        status = 500
+
+        async def send_with_id(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (REQUEST_ID_KEY, rid.encode("latin-1"))]
+            await send(message)
+
+        try:
+            with telemetry.span(f"{scope['method']} {scope['path']}", {"request_id": rid}):
+                await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            self.service.metrics.requests.labels("rest", getattr(route, "path", "unmatched"), status).inc()
 
 
 def create_app(service: GatewayService) -> FastAPI:
@@ -42,16 +75,7 @@ def create_app(service: GatewayService) -> FastAPI:
     app.include_router(models.router)
     app.include_router(stream.router)
 
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next):
-        offered = request.headers.get(REQUEST_ID_HEADER)
-        rid = telemetry.new_request_id(offered)
-        with telemetry.span(f"{request.method} {request.url.path}", {"request_id": rid}):
-            response = await call_next(request)
-        route = request.scope.get("route")
-        service.metrics.requests.labels("rest", getattr(route, "path", "unmatched"), response.status_code).inc()
-        response.headers[REQUEST_ID_HEADER] = rid
-        return response
+    app.add_middleware(RequestIds, service=service)
 
     @app.exception_handler(ApiFailure)
     async def on_failure(request: Request, e: ApiFailure):

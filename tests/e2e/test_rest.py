@@ -240,6 +240,19 @@ def test_health_ready_and_metrics(http):
         assert name in text, name
 
 
+def test_requests_are_counted_by_route_and_status(http):
+    def count(route: str, status: int) -> float:
+        wanted = f'aurigraph_gateway_requests_total{{api="rest",route="{route}",status="{status}"}}'
+        lines = [line for line in http.get("/v11/metrics").text.splitlines() if line.startswith(wanted)]
+        return float(lines[0].rsplit(" ", 1)[1]) if lines else 0.0
+
+    health, missing = count("/v11/health", 200), count("unmatched", 404)
+    for _ in range(3):
+        http.get("/v11/health")
+    assert http.get("/v11/no-such-route").status_code == 404
+    assert count("/v11/health", 200) == health + 3 and count("unmatched", 404) == missing + 1
+
+
 def test_crypto_helpers(stack, http):
     tx = Sender(stack.chain_id, stack.faucet, 0).transfer()
     item = {"signature": {"scheme": "SIGNATURE_SCHEME_ED25519", "public_key": base64.b64encode(tx.public_key).decode(),
