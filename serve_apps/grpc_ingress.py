@@ -182,6 +182,7 @@ class GrpcMethods:
             _fail(grpc_context, e)
             return
         client = _client(self.service, grpc_context)
+        takes = self.service.takes(principal, client)  # the stream's tokens are taken in rounds
         answers: asyncio.Queue = asyncio.Queue()  # None: every request was read and answered
         slots = asyncio.Semaphore(STREAM_MAX_IN_FLIGHT)
 
@@ -189,7 +190,7 @@ class GrpcMethods:
             try:
                 if isinstance(request, MalformedRequest):
                     raise ApiFailure("MALFORMED", f"{request.message} does not parse: {request.error}")
-                await self.service.charge(principal, client)
+                await self.service.charge(principal, client, takes)
                 raw = request.transaction.SerializeToString(deterministic=True)
                 result = await self.service.submit_one(raw, request.wait_committed, request.timeout_ms or None)
                 self.service.metrics.requests.labels("grpc", method, "OK").inc()

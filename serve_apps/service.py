@@ -24,7 +24,7 @@ from serve_apps.metrics import GatewayMetrics
 from serve_apps.models import ModelsService
 from serve_apps.node_api import NodeApi
 from serve_apps.queries import QueryService
-from serve_apps.ratelimit import RateLimiter
+from serve_apps.ratelimit import RateLimiter, Takes
 from serve_apps.redis_link import RedisLink
 from serve_apps.settings import GatewaySettings
 
@@ -69,7 +69,7 @@ class GatewayService:
             principal = self.keys.authenticate(presented_key, needs)
         except ApiFailure:
             # Refused requests cost the peer a token too, so guessing keys is rate limited.
-            if await self.limiter.take(f"peer:{peer}"):
+            if (await self.limiter.take(f"peer:{peer}"))[1]:
                 self.metrics.rate_limited.inc()
                 raise ApiFailure("RATE_LIMITED", "too many refused requests from this address",
                                  retry_after_ms=1000) from None
@@ -81,10 +81,17 @@ class GatewayService:
         current_principal.set(principal)
         return principal
 
-    async def charge(self, principal: Principal, peer: str) -> None:
+    def _bucket(self, principal: Principal, peer: str) -> str:
+        return principal.name if self.keys.enabled else peer
+
+    def takes(self, principal: Principal, peer: str) -> Takes:
+        """The admitted `principal`'s rate limit for many concurrent `charge`s (a submit stream's)."""
+        return Takes(self.limiter, self._bucket(principal, peer))
+
+    async def charge(self, principal: Principal, peer: str, takes: Takes | None = None) -> None:
         """Take one token of the rate limit of the admitted `principal` (by key name; without keys,
-        by client address). Raises `ApiFailure` RATE_LIMITED with the wait."""
-        wait_ms = await self.limiter.take(principal.name if self.keys.enabled else peer)
+        by client address), through `takes` if given. Raises `ApiFailure` RATE_LIMITED with the wait."""
+        wait_ms = await takes.take() if takes else (await self.limiter.take(self._bucket(principal, peer)))[1]
         if wait_ms:
             self.metrics.rate_limited.inc()
             raise ApiFailure("RATE_LIMITED", f"rate limit of {self.settings.rate_limit_per_s:g} requests/s exceeded",

@@ -4,6 +4,7 @@ limiter instances (as between gateway replicas), and the in-process fallback whi
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import pytest
@@ -33,7 +34,7 @@ def test_two_limiters_share_one_bucket_in_redis():
         a, b = (RateLimiter(RATE, burst=4, link=RedisLink(REDIS_URL, on_error=lambda: errors.append(1)))
                 for _ in range(2))
         try:
-            waits = [await (a if i % 2 else b).take(client) for i in range(6)]
+            waits = [(await (a if i % 2 else b).take(client))[1] for i in range(6)]
         finally:
             await a._link.close()
             await b._link.close()
@@ -52,6 +53,37 @@ def test_two_limiters_share_one_bucket_in_redis():
         shared.close()
 
 
+def test_replicas_with_different_clocks_do_not_refill_the_bucket_twice(monkeypatch):
+    """Gateway replicas on other hosts read other clocks, and concurrent calls reach Redis out of
+    the order their senders read the time. Here every other call's clock is 10 s ahead: a bucket
+    fed by the callers' times refilled 10 s at every swap (5 tokens at 0.5/s, so every call
+    passed); the bucket runs on Redis's clock, so only its burst passes."""
+    client = f"test-{uuid.uuid4().hex}"
+    real_time_ns, calls = time.time_ns, [0]
+
+    def skewed_time_ns() -> int:
+        calls[0] += 1
+        return real_time_ns() + (10_000_000_000 if calls[0] % 2 else 0)
+
+    monkeypatch.setattr(time, "time_ns", skewed_time_ns)
+
+    async def scenario():
+        a, b = (RateLimiter(0.5, burst=2, link=RedisLink(REDIS_URL)) for _ in range(2))
+        try:
+            return [(await (a if i % 2 else b).take(client))[1] for i in range(8)]
+        finally:
+            await a._link.close()
+            await b._link.close()
+
+    try:
+        waits = asyncio.run(scenario())
+    finally:
+        monkeypatch.undo()
+        redis.Redis.from_url(REDIS_URL).delete(f"aurigraph:ratelimit:{client}")
+    # 8 calls take far less than the 2 s one token takes to refill, however slow the machine.
+    assert waits[:2] == [0, 0] and sum(w == 0 for w in waits) <= 3, waits
+
+
 def test_when_redis_is_unreachable_it_limits_in_process_and_says_so(monkeypatch):
     monkeypatch.setattr(redis_link, "RETRY_S", 3600.0)  # no second try while the test runs, however slow
     degraded = []
@@ -60,7 +92,7 @@ def test_when_redis_is_unreachable_it_limits_in_process_and_says_so(monkeypatch)
         link = RedisLink("redis://127.0.0.1:1/0", on_error=lambda: degraded.append(1))
         limiter = RateLimiter(RATE, burst=2, link=link)
         try:
-            return [await limiter.take("c") for _ in range(3)]
+            return [(await limiter.take("c"))[1] for _ in range(3)]
         finally:
             await link.close()
 

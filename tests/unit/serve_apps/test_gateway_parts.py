@@ -15,7 +15,7 @@ from aurigraph.v1 import events_pb2, models_pb2
 from serve_apps.auth import ApiKeys
 from serve_apps.errors import CODES, ApiFailure
 from serve_apps.events import EventHub, Filter, SlowConsumer, Subscription
-from serve_apps.ratelimit import LocalBuckets
+from serve_apps.ratelimit import LocalBuckets, RateLimiter, Takes
 
 
 def test_api_keys_roles_and_refusals(tmp_path):
@@ -51,13 +51,86 @@ def test_bad_key_files_are_refused_with_the_reason(tmp_path, content):
 def test_token_bucket_refills_at_the_rate_and_caps_at_the_burst():
     now = [0.0]
     buckets = LocalBuckets(rate_per_s=10, burst=3, now_s=lambda: now[0])
-    assert [buckets.take("a") for _ in range(3)] == [0, 0, 0]
-    assert buckets.take("a") == 100, "one token every 100 ms"
-    assert buckets.take("b") == 0, "clients have their own buckets"
+    assert [buckets.take("a") for _ in range(3)] == [(1, 0)] * 3
+    assert buckets.take("a") == (0, 100), "one token every 100 ms"
+    assert buckets.take("b") == (1, 0), "clients have their own buckets"
     now[0] += 0.25
-    assert buckets.take("a") == 0 and buckets.take("a") == 0 and buckets.take("a") > 0
+    assert buckets.take("a") == (1, 0) and buckets.take("a") == (1, 0) and buckets.take("a")[0] == 0
     now[0] += 60
-    assert [buckets.take("a") for _ in range(4)][-1] > 0, "never more than the burst"
+    assert [buckets.take("a") for _ in range(4)][-1][0] == 0, "never more than the burst"
+
+
+def test_a_bucket_gives_what_it_has_of_what_is_wanted():
+    now = [0.0]
+    buckets = LocalBuckets(rate_per_s=10, burst=5, now_s=lambda: now[0])
+    assert buckets.take("a", 3) == (3, 0)
+    assert buckets.take("a", 3) == (2, 100), "two left; the next token in 100 ms"
+    now[0] += 0.15
+    assert buckets.take("a", 3) == (1, 50), "1.5 tokens refilled: one whole, the next half-way"
+
+
+def test_concurrent_takes_go_to_the_limiter_in_rounds_in_arrival_order():
+    calls = []
+
+    class CountingLimiter(RateLimiter):
+        async def take(self, client, wanted=1):
+            calls.append(wanted)
+            await asyncio.sleep(0)
+            return await super().take(client, wanted)
+
+    async def scenario():
+        takes = Takes(CountingLimiter(rate_per_s=0.001, burst=4), "c")
+        return await asyncio.gather(*(takes.take() for _ in range(10)))
+
+    waits = asyncio.run(scenario())
+    assert waits[:4] == [0] * 4 and all(w > 0 for w in waits[4:]), waits
+    assert calls == [10], "all ten arrived before the first round went out"
+
+
+def test_takes_that_arrive_during_a_round_go_in_the_next():
+    calls, release = [], []
+
+    class SlowLimiter(RateLimiter):
+        async def take(self, client, wanted=1):
+            calls.append(wanted)
+            gate = asyncio.Event()
+            release.append(gate)
+            await gate.wait()
+            return await super().take(client, wanted)
+
+    async def scenario():
+        takes = Takes(SlowLimiter(rate_per_s=0.001, burst=3), "c")
+        first = [asyncio.create_task(takes.take()) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        second = [asyncio.create_task(takes.take()) for _ in range(3)]
+        await asyncio.sleep(0.01)
+        assert calls == [2], "one call out at a time"
+        release[0].set()
+        await asyncio.sleep(0.01)
+        release[1].set()
+        return await asyncio.gather(*first, *second)
+
+    waits = asyncio.run(scenario())
+    assert calls == [2, 3] and waits[:3] == [0, 0, 0] and all(w > 0 for w in waits[3:]), (calls, waits)
+
+
+def test_a_failed_round_fails_its_takes_and_the_next_round_starts_afresh():
+    class FailingOnce(RateLimiter):
+        failed = False
+
+        async def take(self, client, wanted=1):
+            if not self.failed:
+                self.failed = True
+                raise RuntimeError("limiter down")
+            return await super().take(client, wanted)
+
+    async def scenario():
+        takes = Takes(FailingOnce(rate_per_s=0.001, burst=3), "c")
+        first = await asyncio.gather(takes.take(), takes.take(), return_exceptions=True)
+        return first, await takes.take()
+
+    first, then = asyncio.run(scenario())
+    assert [type(e) for e in first] == [RuntimeError, RuntimeError] and then == 0
 
 
 def test_every_error_code_maps_to_a_4xx_or_5xx_and_a_grpc_status():
