@@ -28,6 +28,7 @@ from pathlib import Path
 import ray
 from ray.util.metrics import Gauge
 
+from actors.peer_link import LinkServer, PeerLink
 from aurigraph import telemetry
 from aurigraph.codec.blocks import with_confidence
 from aurigraph.codec.consensus import (
@@ -117,6 +118,9 @@ class ConsensusReplica:
         )
         self.node_id = node_id
         self._peers: dict[int, object] = {}
+        self._links: dict[int, PeerLink] = {}  # peer id -> this replica's link to it
+        self._link_server: LinkServer | None = None
+        self._link_key: bytes | None = None
         self._shards: list = []
         self._inbox: list = []
         self._waiters: dict[bytes, list[asyncio.Future]] = {}
@@ -129,10 +133,24 @@ class ConsensusReplica:
         self._reports: set[asyncio.Task] = set()  # snapshot delivery reports in progress
         self._loop_stats = [0.0, 0.0, 0]  # since `loop_stats` last asked: longest step ms, step ms, txs applied
 
-    async def connect(self, peers: dict, shards: list) -> None:
-        """Wire the peer replicas (id -> handle) and the shards; starts the loop (idempotent)."""
+    async def connect(self, peers: dict, shards: list, link_key: bytes | None = None) -> None:
+        """Wire the peer replicas (id -> handle) and the shards, and open this replica's listener
+        for the others' direct links (`actors/peer_link.py`, authenticated by `link_key`, the
+        node's: needed the first time, kept after); starts the loop. Idempotent."""
         self._peers = {i: h for i, h in peers.items() if i != self.node_id}
         self._shards = shards
+        self._link_key = link_key or self._link_key
+        if self._link_key is None:
+            raise ValueError("the first connect needs the node's link key")
+        if self._link_server is None:
+            self._link_server = LinkServer(self._link_key, self._deliver)
+            await self._link_server.start(ray.util.get_node_ip_address())
+        for peer, handle in self._peers.items():
+            link = self._links.get(peer)
+            if link is None:
+                self._links[peer] = PeerLink(self.node_id, self._link_key, peer, handle.link_address.remote)
+            else:
+                link.locate = handle.link_address.remote
         if not self._loops and not self._resyncing:
             loop = asyncio.get_running_loop()
             self._loops = [loop.create_task(self._run_forever()), loop.create_task(self._archive_forever())]
@@ -140,10 +158,19 @@ class ConsensusReplica:
     # --- inputs -----------------------------------------------------------------------------------
 
     async def receive(self, batch: bytes) -> None:
+        """A `ConsensusMessageBatch` by a Ray call: snapshots, whose delivery the sender awaits.
+        Everything else comes by the peers' direct links (`_deliver`)."""
+        self._deliver(0, batch)
+
+    def _deliver(self, sender: int, batch: bytes) -> None:
         if self._resyncing:
             return  # not a member yet: nothing to answer, nothing to keep
         self._inbox.extend(decode_message_batch(batch))
         self._wake.set()
+
+    async def link_address(self) -> tuple[str, int] | None:
+        """(host, port) of this replica's listener for its peers' links; None until `connect`."""
+        return None if self._link_server is None else self._link_server.address
 
     async def submit(self, batch: bytes, wait: bool = False, timeout_ms: int | None = None,
                      ctx: dict | None = None) -> bytes:
@@ -227,14 +254,15 @@ class ConsensusReplica:
         stats[2] += sum(1 for o in out.outcomes if o.status is TxStatus.COMMITTED)
         for peer, messages in messages_by_peer(out.messages).items():
             handle = self._peers.get(peer)
-            snapshot = any(m.type is MessageType.SNAPSHOT for m in messages)
-            if handle is not None:
+            if not any(m.type is MessageType.SNAPSHOT for m in messages):
+                if peer in self._links:
+                    self._links[peer].send(encode_message_batch(messages))
+            elif handle is not None:  # by a Ray call, whose delivery is reported to the driver
                 ref = handle.receive.remote(encode_message_batch(messages))
-                if snapshot:
-                    task = asyncio.get_running_loop().create_task(self._report_snapshot(peer, ref))
-                    self._reports.add(task)  # the loop holds tasks weakly
-                    task.add_done_callback(self._reports.discard)
-            elif snapshot:
+                task = asyncio.get_running_loop().create_task(self._report_snapshot(peer, ref))
+                self._reports.add(task)  # the loop holds tasks weakly
+                task.add_done_callback(self._reports.discard)
+            else:
                 self.driver.report_snapshot(peer, False)
         for o in out.outcomes:
             if o.status is TxStatus.PENDING:  # held for a nonce gap: answered if it is still held in a while

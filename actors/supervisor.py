@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from pathlib import Path
 
@@ -76,6 +77,7 @@ class Supervisor:
         self._notary = _notary(self.settings, data, genesis_from_json(self.genesis_json))
         self._record_lock = asyncio.Lock()
         self.replicas: dict[int, object] = {}
+        self._link_key = secrets.token_bytes(32)  # authenticates the replicas' direct links (actors/peer_link.py)
         self.shards: list = []
         self.validators: list = []
         self.ingress = None
@@ -123,7 +125,7 @@ class Supervisor:
         """Idempotent; a replica Ray is still restarting is skipped and wired on a later round."""
         async def connect(replica):
             with contextlib.suppress(TimeoutError, ray.exceptions.RayActorError):
-                await asyncio.wait_for(replica.connect.remote(self.replicas, self.shards), timeout=5)
+                await asyncio.wait_for(replica.connect.remote(self.replicas, self.shards, self._link_key), timeout=5)
         await asyncio.gather(*(connect(r) for r in self.replicas.values()))
 
     async def _watch(self) -> None:

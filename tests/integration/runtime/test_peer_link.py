@@ -1,0 +1,129 @@
+"""The replicas' direct links (actors/peer_link.py) over real sockets on 127.0.0.1: frames arrive
+in order from an admitted sender, a sender without the node's key is refused, a link to a
+listener that went away is made again to its new address, and a peer that does not read costs
+dropped frames, never a blocked sender."""
+
+from __future__ import annotations
+
+import asyncio
+
+from actors import peer_link
+from actors.peer_link import LinkServer, PeerLink
+
+KEY = b"k" * 32
+
+
+async def _until(predicate, timeout_s: float = 10.0) -> None:
+    """Polls: what is awaited is the state of sockets and tasks, with nothing to signal it."""
+    for _ in range(int(timeout_s / 0.01)):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError("condition not reached")
+
+
+def test_frames_from_an_admitted_sender_arrive_in_order():
+    async def scenario():
+        got = []
+        server = LinkServer(KEY, lambda sender, frame: got.append((sender, frame)))
+        address = await server.start("127.0.0.1")
+
+        async def locate():
+            return address
+
+        link = PeerLink(7, KEY, 1, locate)
+        frames = [bytes([i]) * (i * 1000) for i in range(50)]
+        for frame in frames:  # the first ones wait for the connection, the rest go straight out
+            link.send(frame)
+        await _until(lambda: len(got) == len(frames))
+        link.close()
+        server.close()
+        return got, frames, link.dropped
+
+    got, frames, dropped = asyncio.run(scenario())
+    assert got == [(7, f) for f in frames] and dropped == 0
+
+
+def test_a_sender_without_the_key_is_refused():
+    async def scenario():
+        got = []
+        server = LinkServer(KEY, lambda sender, frame: got.append(frame))
+        address = await server.start("127.0.0.1")
+
+        async def locate():
+            return address
+
+        stranger = PeerLink(7, b"x" * 32, 1, locate)
+        stranger.send(b"vote for me")
+        await _until(lambda: stranger._connecting is None)  # connected, then closed by the listener
+        await _until(lambda: not stranger.up)
+        honest = PeerLink(8, KEY, 1, locate)
+        honest.send(b"append")
+        await _until(lambda: got == [b"append"])
+        for link in (stranger, honest):
+            link.close()
+        server.close()
+        return got
+
+    assert asyncio.run(scenario()) == [b"append"], "only the sender with the node's key was heard"
+
+
+def test_a_link_is_made_again_to_the_listeners_new_address(monkeypatch):
+    monkeypatch.setattr(peer_link, "RECONNECT_PAUSE_S", 0.05)
+
+    async def scenario():
+        got = []
+        server = LinkServer(KEY, lambda sender, frame: got.append(frame))
+        where = {"address": await server.start("127.0.0.1")}
+
+        async def locate():
+            return where["address"]
+
+        link = PeerLink(2, KEY, 1, locate)
+        link.send(b"one")
+        await _until(lambda: got == [b"one"])
+        server.close()  # the peer's process ends: Ray restarts it on another port
+        await _until(lambda: not link.up)
+        restarted = LinkServer(KEY, lambda sender, frame: got.append(frame))
+        where["address"] = await restarted.start("127.0.0.1")
+        async with asyncio.timeout(10):
+            while b"two" not in got:  # frames sent while the link is down or in its pause are lost
+                link.send(b"two")
+                await asyncio.sleep(0.02)
+        link.close()
+        restarted.close()
+        return got
+
+    got = asyncio.run(scenario())
+    assert got[0] == b"one" and set(got[1:]) == {b"two"}
+
+
+def test_a_peer_that_does_not_read_costs_dropped_frames_not_a_blocked_sender(monkeypatch):
+    monkeypatch.setattr(peer_link, "SEND_BUFFER_MAX_BYTES", 1 << 20)
+
+    async def scenario():
+        stalled = asyncio.Event()
+
+        async def never_reads(reader, writer):
+            writer.write(b"c" * peer_link.CHALLENGE_BYTES)
+            await stalled.wait()
+            writer.close()
+
+        server = await asyncio.start_server(never_reads, "127.0.0.1", 0)
+        address = ("127.0.0.1", server.sockets[0].getsockname()[1])
+
+        async def locate():
+            return address
+
+        link = PeerLink(2, KEY, 1, locate)
+        link.send(b"first")
+        await _until(lambda: link.up)
+        for _ in range(400):  # 400 MiB offered to a peer that reads nothing
+            link.send(b"x" * (1 << 20))
+        dropped = link.dropped
+        stalled.set()
+        link.close()
+        server.close()
+        return dropped
+
+    assert asyncio.run(scenario()) > 300
