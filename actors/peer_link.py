@@ -7,10 +7,13 @@ replica listens on a TCP port of its Ray node's address; every other replica hol
 to it and writes length-prefixed frames (`ConsensusMessageBatch` bytes, as `receive` takes them)
 without waiting for anything, as etcd's peers stream their messages.
 
-A link is authenticated, not encrypted (like Ray's own traffic without Ray TLS): the listener
-sends a fresh random challenge and admits only a sender that answers with the HMAC of it under the
-node's link key (the supervisor makes one per start and gives it to every replica with `connect`),
-so nothing outside the node can speak for a replica.
+A link is authenticated: the listener sends a fresh random challenge and admits only a sender
+that answers with the HMAC of it under the node's link key (the supervisor makes one per start and
+gives it to every replica with `connect`), so nothing outside the node can speak for a replica.
+It is encrypted where Ray's own traffic is: with Ray's mutual TLS on (`RAY_USE_TLS=1`,
+`docs/security.md`) a link is TLS with the same node certificate and CA, both ends presenting
+their certificate and the sender checking that the listener's names its address; otherwise it is
+plain TCP, as Ray's traffic then is.
 
 Messages are allowed to be lost (Raft resends what a peer lacks): a frame for a link that is down
 is kept only while its connection is being made (up to `PENDING_MAX_BYTES`), a frame for a peer
@@ -27,7 +30,9 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import os
 import secrets
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 
@@ -41,6 +46,21 @@ SEND_BUFFER_MAX_BYTES = 64 << 20
 PENDING_MAX_BYTES = 16 << 20
 CONNECT_TIMEOUT_S = 2.0  # asking the peer for its address, connecting, and the handshake each
 RECONNECT_PAUSE_S = 0.2
+
+
+def link_tls() -> tuple[ssl.SSLContext, ssl.SSLContext] | None:
+    """(listener's, sender's) TLS contexts from Ray's TLS settings when Ray's TLS is on, else None."""
+    if os.environ.get("RAY_USE_TLS", "0").lower() not in ("1", "true"):
+        return None
+    cert, key, ca = (os.environ[v] for v in ("RAY_TLS_SERVER_CERT", "RAY_TLS_SERVER_KEY", "RAY_TLS_CA_CERT"))
+    contexts = []
+    for purpose in (ssl.Purpose.CLIENT_AUTH, ssl.Purpose.SERVER_AUTH):
+        context = ssl.create_default_context(purpose, cafile=ca)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(cert, key)
+        context.verify_mode = ssl.CERT_REQUIRED
+        contexts.append(context)
+    return contexts[0], contexts[1]
 
 
 def link_proof(key: bytes, challenge: bytes, node_id: int) -> bytes:
@@ -59,7 +79,8 @@ class LinkServer:
 
     async def start(self, host: str) -> tuple[str, int]:
         if self._server is None:
-            self._server = await asyncio.start_server(self._serve, host, 0)
+            tls = link_tls()
+            self._server = await asyncio.start_server(self._serve, host, 0, ssl=tls[0] if tls else None)
             self.address = (host, self._server.sockets[0].getsockname()[1])
         return self.address
 
@@ -79,7 +100,7 @@ class LinkServer:
                     log.warning("replica link from %d closed: a frame of %d bytes", sender, size)
                     return
                 self._deliver(sender, await reader.readexactly(size))
-        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, ssl.SSLError):
             return  # the sender went away (or never finished its handshake): it connects again
         finally:
             self._senders.discard(writer)
@@ -137,7 +158,10 @@ class PeerLink:
             address = await asyncio.wait_for(self.locate(), CONNECT_TIMEOUT_S)
             if address is None:
                 raise ConnectionError("it has no listener yet")
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(*address), CONNECT_TIMEOUT_S)
+            tls = link_tls()
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(*address, ssl=tls[1] if tls else None,
+                                        server_hostname=address[0] if tls else None), CONNECT_TIMEOUT_S)
             challenge = await asyncio.wait_for(reader.readexactly(CHALLENGE_BYTES), CONNECT_TIMEOUT_S)
             writer.write(self.node_id.to_bytes(4, "big") + link_proof(self._key, challenge, self.node_id))
             self._writer = writer

@@ -9,6 +9,7 @@ import asyncio
 
 from actors import peer_link
 from actors.peer_link import LinkServer, PeerLink
+from aurigraph.certs import issue_dev_certs, ray_tls_env
 
 KEY = b"k" * 32
 
@@ -127,3 +128,46 @@ def test_a_peer_that_does_not_read_costs_dropped_frames_not_a_blocked_sender(mon
         return dropped
 
     assert asyncio.run(scenario()) > 300
+
+
+def test_with_rays_tls_on_a_link_is_mutual_tls_with_the_node_certificates(tmp_path, monkeypatch):
+    issue_dev_certs(tmp_path / "ours", ["127.0.0.1"], nodes=2)
+    issue_dev_certs(tmp_path / "theirs", ["127.0.0.1"], nodes=1)
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+
+    def as_node(folder, name):
+        for k, v in ray_tls_env(folder / f"{name}.pem", folder / f"{name}.key", folder / "ca.pem").items():
+            monkeypatch.setenv(k, v)
+
+    async def scenario():
+        got = []
+        as_node(ours, "node-0")
+        server = LinkServer(KEY, lambda sender, frame: got.append((sender, frame)))
+        address = await server.start("127.0.0.1")
+
+        async def locate():
+            return address
+
+        as_node(ours, "node-1")  # a replica on another machine of this node: its own certificate
+        link = PeerLink(2, KEY, 1, locate)
+        link.send(b"over tls")
+        await _until(lambda: got == [(2, b"over tls")])
+        as_node(theirs, "node-0")  # the right link key, but a certificate of another CA
+        outsider = PeerLink(3, KEY, 1, locate)
+        outsider.send(b"outsider")
+        monkeypatch.setenv("RAY_TLS_CA_CERT", str(ours / "ca.pem"))  # trusting our listener, still refused
+        impostor = PeerLink(5, KEY, 1, locate)
+        impostor.send(b"impostor")
+        monkeypatch.setenv("RAY_USE_TLS", "0")  # and one without TLS at all
+        plain = PeerLink(4, KEY, 1, locate)
+        plain.send(b"plain")
+        await _until(lambda: all(each._connecting is None for each in (outsider, impostor, plain)))
+        await asyncio.sleep(0.2)
+        await _until(lambda: not impostor.up)  # its handshake may have looked done before the listener refused it
+        for each in (link, outsider, impostor, plain):
+            each.close()
+        server.close()
+        return got, outsider.up, plain.up
+
+    got, outsider_up, plain_up = asyncio.run(scenario())
+    assert got == [(2, b"over tls")] and not outsider_up and not plain_up
