@@ -32,6 +32,7 @@ import hmac
 import logging
 import os
 import secrets
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -46,6 +47,21 @@ SEND_BUFFER_MAX_BYTES = 64 << 20
 PENDING_MAX_BYTES = 16 << 20
 CONNECT_TIMEOUT_S = 2.0  # asking the peer for its address, connecting, and the handshake each
 RECONNECT_PAUSE_S = 0.2
+DEAD_PEER_S = 5.0  # a link whose sent data goes unacknowledged this long is broken
+
+
+def _fail_fast(writer: asyncio.StreamWriter) -> None:
+    """A link whose peer's machine vanished (no FIN, no RST) must break in seconds, not after TCP's
+    ~15 minutes of retransmissions: Ray restarts the peer elsewhere and only a broken link asks
+    for its new address. Keepalive probes an idle link; TCP_USER_TIMEOUT bounds unacknowledged data."""
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (("TCP_KEEPIDLE", 2), ("TCP_KEEPINTVL", 1), ("TCP_KEEPCNT", 3),
+                          ("TCP_USER_TIMEOUT", int(DEAD_PEER_S * 1000))):
+        if hasattr(socket, option):  # Linux; elsewhere the system's defaults
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
 def link_tls() -> tuple[ssl.SSLContext, ssl.SSLContext] | None:
@@ -86,6 +102,7 @@ class LinkServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._senders.add(writer)
+        _fail_fast(writer)
         try:
             challenge = secrets.token_bytes(CHALLENGE_BYTES)
             writer.write(challenge)
@@ -162,6 +179,7 @@ class PeerLink:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(*address, ssl=tls[1] if tls else None,
                                         server_hostname=address[0] if tls else None), CONNECT_TIMEOUT_S)
+            _fail_fast(writer)
             challenge = await asyncio.wait_for(reader.readexactly(CHALLENGE_BYTES), CONNECT_TIMEOUT_S)
             writer.write(self.node_id.to_bytes(4, "big") + link_proof(self._key, challenge, self.node_id))
             self._writer = writer

@@ -6,6 +6,7 @@ dropped frames, never a blocked sender."""
 from __future__ import annotations
 
 import asyncio
+import socket
 
 from actors import peer_link
 from actors.peer_link import LinkServer, PeerLink
@@ -171,3 +172,27 @@ def test_with_rays_tls_on_a_link_is_mutual_tls_with_the_node_certificates(tmp_pa
 
     got, outsider_up, plain_up = asyncio.run(scenario())
     assert got == [(2, b"over tls")] and not outsider_up and not plain_up
+
+
+def test_both_ends_of_a_link_give_up_on_a_silent_peer_in_seconds():
+    """A peer whose machine vanished sends no FIN or RST: keepalive probes and TCP_USER_TIMEOUT
+    (DEAD_PEER_S) break the link so it is made again to where Ray restarted the peer."""
+
+    async def scenario():
+        server = LinkServer(KEY, lambda sender, frame: None)
+        address = await server.start("127.0.0.1")
+
+        async def locate():
+            return address
+
+        link = PeerLink(2, KEY, 1, locate)
+        link.send(b"x")
+        await _until(lambda: link.up and server._senders)
+        sockets = [link._writer.get_extra_info("socket"), next(iter(server._senders)).get_extra_info("socket")]
+        options = [(s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                    s.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)) for s in sockets]
+        link.close()
+        server.close()
+        return options
+
+    assert asyncio.run(scenario()) == [(1, int(peer_link.DEAD_PEER_S * 1000))] * 2
