@@ -9,7 +9,8 @@ without waiting for anything, as etcd's peers stream their messages.
 
 A link is authenticated: the listener sends a fresh random challenge and admits only a sender
 that answers with the HMAC of it under the node's link key (the supervisor makes one per start and
-gives it to every replica with `connect`), so nothing outside the node can speak for a replica.
+gives it to every replica it creates; Ray gives it again to a replica it restarts), and answers
+`ADMITTED`, which the sender waits for before it sends anything.
 It is encrypted where Ray's own traffic is: with Ray's mutual TLS on (`RAY_USE_TLS=1`,
 `docs/security.md`) a link is TLS with the same node certificate and CA, both ends presenting
 their certificate and the sender checking that the listener's names its address; otherwise it is
@@ -18,8 +19,8 @@ plain TCP, as Ray's traffic then is.
 Messages are allowed to be lost (Raft resends what a peer lacks): a frame for a link that is down
 is kept only while its connection is being made (up to `PENDING_MAX_BYTES`), a frame for a peer
 that does not read fast enough (`SEND_BUFFER_MAX_BYTES` unsent) is dropped, and a link that breaks
-is made again at the next send, at most every `RECONNECT_PAUSE_S`, asking the peer (by a Ray call)
-for its address, which changes when Ray restarts it. Snapshots still go by Ray calls, which report
+is made again at the next send after a pause (`RECONNECT_PAUSE_S`, doubling while attempts fail),
+asking the peer (by a Ray call) for its address, which changes when Ray restarts it. Snapshots still go by Ray calls, which report
 their delivery (`ConsensusReplica._step`).
 """
 
@@ -47,7 +48,11 @@ SEND_BUFFER_MAX_BYTES = 64 << 20
 PENDING_MAX_BYTES = 16 << 20
 CONNECT_TIMEOUT_S = 2.0  # asking the peer for its address, connecting, and the handshake each
 RECONNECT_PAUSE_S = 0.2
-DEAD_PEER_S = 5.0  # a link whose sent data goes unacknowledged this long is broken
+RECONNECT_MAX_PAUSE_S = 2.0
+# A link whose sent data goes unacknowledged this long is broken. Longer than any stall of a live
+# replica's loop (a full receive buffer behind a stalled loop counts too, on recent Linux kernels).
+DEAD_PEER_S = 30.0
+ADMITTED = b"\x01"  # the listener's answer to a good proof
 
 
 def _fail_fast(writer: asyncio.StreamWriter) -> None:
@@ -85,42 +90,60 @@ def link_proof(key: bytes, challenge: bytes, node_id: int) -> bytes:
 
 
 class LinkServer:
-    """A replica's listener: hands every frame of an admitted sender to `deliver(sender, frame)`."""
+    """A replica's listener: hands every frame of an admitted sender to `deliver(sender, frame)`.
+    A sender's newer link supersedes its older one, whose frames still buffered are not delivered
+    (so a sender's frames never arrive out of order)."""
 
     def __init__(self, key: bytes, deliver: Callable[[int, bytes], None]) -> None:
         self._key, self._deliver = key, deliver
         self._server: asyncio.Server | None = None
         self._senders: set[asyncio.StreamWriter] = set()
+        self._current: dict[int, asyncio.StreamWriter] = {}  # sender -> its newest admitted link
         self.address: tuple[str, int] | None = None
 
     async def start(self, host: str) -> tuple[str, int]:
+        """Listen on an ephemeral port of `host`; raises if it cannot (and can be tried again)."""
         if self._server is None:
             tls = link_tls()
-            self._server = await asyncio.start_server(self._serve, host, 0, ssl=tls[0] if tls else None)
-            self.address = (host, self._server.sockets[0].getsockname()[1])
+            server = await asyncio.start_server(self._serve, host, 0, ssl=tls[0] if tls else None)
+            self._server, self.address = server, (host, server.sockets[0].getsockname()[1])
         return self.address
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._senders.add(writer)
-        _fail_fast(writer)
+        sender = None
         try:
+            _fail_fast(writer)
             challenge = secrets.token_bytes(CHALLENGE_BYTES)
             writer.write(challenge)
             hello = await asyncio.wait_for(reader.readexactly(4 + 32), CONNECT_TIMEOUT_S)
-            sender = int.from_bytes(hello[:4], "big")
-            if not hmac.compare_digest(hello[4:], link_proof(self._key, challenge, sender)):
-                log.warning("replica link refused from %s: wrong proof", writer.get_extra_info("peername"))
+            claimed = int.from_bytes(hello[:4], "big")
+            if not hmac.compare_digest(hello[4:], link_proof(self._key, challenge, claimed)):
+                _refusals.warn("replica link refused from %s: wrong proof", writer.get_extra_info("peername"))
                 return
+            sender = claimed
+            previous = self._current.get(sender)
+            self._current[sender] = writer
+            if previous is not None:
+                previous.close()
+            writer.write(ADMITTED)
             while True:
                 size = int.from_bytes(await reader.readexactly(HEADER_BYTES), "big")
                 if size > FRAME_MAX_BYTES:
                     log.warning("replica link from %d closed: a frame of %d bytes", sender, size)
                     return
-                self._deliver(sender, await reader.readexactly(size))
-        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, ssl.SSLError):
+                frame = await reader.readexactly(size)
+                if self._current.get(sender) is not writer:
+                    return  # superseded: what it still buffers came before the newer link's frames
+                self._deliver(sender, frame)
+        except (asyncio.IncompleteReadError, OSError, TimeoutError):
             return  # the sender went away (or never finished its handshake): it connects again
+        except Exception:  # a frame that does not decode: a bug in the sender; it connects again
+            log.exception("replica link from %s closed: its frame failed", sender)
         finally:
             self._senders.discard(writer)
+            if sender is not None and self._current.get(sender) is writer:
+                del self._current[sender]
             writer.close()
 
     def close(self) -> None:
@@ -131,9 +154,26 @@ class LinkServer:
             writer.close()
 
 
+class _OncePerInterval:
+    """A warning logged at most once per `interval_s` (refused links can come fast)."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s, self._last = interval_s, -interval_s
+
+    def warn(self, message: str, *args) -> None:
+        if time.monotonic() - self._last >= self.interval_s:
+            self._last = time.monotonic()
+            log.warning(message, *args)
+
+
+_refusals = _OncePerInterval(60.0)
+
+
 class PeerLink:
     """One replica's link to one peer. `send` never waits; `locate` asks the peer (a Ray call)
-    for its listener's address, or None while it has none."""
+    for its listener's address, or None while it has none. After a failed attempt, or a link
+    that broke, the next attempt waits `RECONNECT_PAUSE_S`, doubling up to `RECONNECT_MAX_PAUSE_S`
+    while attempts keep failing; frames sent meanwhile are dropped."""
 
     def __init__(self, node_id: int, key: bytes, peer: int,
                  locate: Callable[[], Awaitable[tuple[str, int] | None]]) -> None:
@@ -145,6 +185,8 @@ class PeerLink:
         self._connecting: asyncio.Task | None = None
         self._watcher: asyncio.Task | None = None  # the loop holds tasks weakly
         self._retry_at = 0.0
+        self._pause_s = RECONNECT_PAUSE_S
+        self._failing = False  # the last attempt failed: say so once, not at every retry
         self.dropped = 0  # frames not sent: link down, or the peer not reading
 
     @property
@@ -182,29 +224,48 @@ class PeerLink:
             _fail_fast(writer)
             challenge = await asyncio.wait_for(reader.readexactly(CHALLENGE_BYTES), CONNECT_TIMEOUT_S)
             writer.write(self.node_id.to_bytes(4, "big") + link_proof(self._key, challenge, self.node_id))
-            self._writer = writer
-            for frame in self._pending:
-                writer.writelines((len(frame).to_bytes(HEADER_BYTES, "big"), frame))
-            self._watcher = asyncio.get_running_loop().create_task(self._watch(reader, writer))
+            if await asyncio.wait_for(reader.readexactly(len(ADMITTED)), CONNECT_TIMEOUT_S) != ADMITTED:
+                raise ConnectionError("the listener did not admit this replica")
         except Exception as e:  # noqa: BLE001 - any failure: drop what waited, try again after the pause
             if writer is not None:
                 writer.close()
             self.dropped += len(self._pending)
-            self._retry_at = time.monotonic() + RECONNECT_PAUSE_S
-            log.info("replica %d: link to replica %d not made (%s: %s)", self.node_id, self.peer, type(e).__name__, e)
+            self._back_off()
+            if not self._failing:
+                self._failing = True
+                log.info("replica %d: no link to replica %d (%s: %s); retrying", self.node_id, self.peer,
+                         type(e).__name__, e)
+            return
+        except BaseException:  # cancelled (closing): the half-made link goes too
+            if writer is not None:
+                writer.close()
+            raise
         finally:
-            self._pending, self._pending_bytes, self._connecting = [], 0, None
+            pending, self._pending, self._pending_bytes, self._connecting = self._pending, [], 0, None
+        self._writer, self._pause_s = writer, RECONNECT_PAUSE_S
+        if self._failing:
+            self._failing = False
+            log.info("replica %d: link to replica %d made", self.node_id, self.peer)
+        for frame in pending:
+            writer.writelines((len(frame).to_bytes(HEADER_BYTES, "big"), frame))
+        self._watcher = asyncio.get_running_loop().create_task(self._watch(reader, writer))
+
+    def _back_off(self) -> None:
+        self._retry_at = time.monotonic() + self._pause_s
+        self._pause_s = min(self._pause_s * 2, RECONNECT_MAX_PAUSE_S)
 
     async def _watch(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """The listener never writes after its challenge: a read returns when the link breaks."""
-        with contextlib.suppress(ConnectionError, OSError):
+        """The listener writes nothing after admitting: a read returns when the link breaks."""
+        with contextlib.suppress(OSError):
             await reader.read(1)
         writer.close()
         if self._writer is writer:
             self._writer = None
+            self._back_off()  # the peer restarting (or refusing): not at once, not at every send
 
     def close(self) -> None:
+        for task in (self._connecting, self._watcher):
+            if task is not None:
+                task.cancel()
         if self._writer is not None:
             self._writer.close()
-        if self._connecting is not None:
-            self._connecting.cancel()

@@ -88,7 +88,7 @@ def _now_ms() -> int:
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)
 class ConsensusReplica:
-    def __init__(self, node_id: int, settings_json: str) -> None:
+    def __init__(self, node_id: int, settings_json: str, link_key: bytes) -> None:
         telemetry.configure(f"replica-{node_id}")
         self.settings = NodeSettings.model_validate_json(settings_json)
         data = DataDir(self.settings.data_dir)
@@ -119,8 +119,8 @@ class ConsensusReplica:
         self.node_id = node_id
         self._peers: dict[int, object] = {}
         self._links: dict[int, PeerLink] = {}  # peer id -> this replica's link to it
+        self._link_key = link_key  # the node's, authenticating the replicas' links (actors/peer_link.py)
         self._link_server: LinkServer | None = None
-        self._link_key: bytes | None = None
         self._shards: list = []
         self._inbox: list = []
         self._waiters: dict[bytes, list[asyncio.Future]] = {}
@@ -133,18 +133,16 @@ class ConsensusReplica:
         self._reports: set[asyncio.Task] = set()  # snapshot delivery reports in progress
         self._loop_stats = [0.0, 0.0, 0]  # since `loop_stats` last asked: longest step ms, step ms, txs applied
 
-    async def connect(self, peers: dict, shards: list, link_key: bytes | None = None) -> None:
+    async def connect(self, peers: dict, shards: list) -> None:
         """Wire the peer replicas (id -> handle) and the shards, and open this replica's listener
-        for the others' direct links (`actors/peer_link.py`, authenticated by `link_key`, the
-        node's: needed the first time, kept after); starts the loop. Idempotent."""
+        for the others' direct links (`actors/peer_link.py`); starts the loop. Idempotent: a
+        listener that failed to start is tried again (the call raises meanwhile)."""
         self._peers = {i: h for i, h in peers.items() if i != self.node_id}
         self._shards = shards
-        self._link_key = link_key or self._link_key
-        if self._link_key is None:
-            raise ValueError("the first connect needs the node's link key")
         if self._link_server is None:
-            self._link_server = LinkServer(self._link_key, self._deliver)
-            await self._link_server.start(ray.util.get_node_ip_address())
+            server = LinkServer(self._link_key, self._deliver)
+            await server.start(ray.util.get_node_ip_address())
+            self._link_server = server
         for peer, handle in self._peers.items():
             link = self._links.get(peer)
             if link is None:
@@ -163,8 +161,8 @@ class ConsensusReplica:
         self._deliver(0, batch)
 
     def _deliver(self, sender: int, batch: bytes) -> None:
-        if self._resyncing:
-            return  # not a member yet: nothing to answer, nothing to keep
+        if self._resyncing or self._halted:
+            return  # not a member yet, or stopped for good: nothing to answer, nothing to keep
         self._inbox.extend(decode_message_batch(batch))
         self._wake.set()
 

@@ -99,7 +99,7 @@ class Supervisor:
             self.replicas[node_id] = ConsensusReplica.options(
                 name=replica_name(node_id), namespace=NAMESPACE, num_cpus=BUNDLE_CPU,
                 scheduling_strategy=PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_bundle_index=bundle),
-            ).remote(node_id, s.model_dump_json())
+            ).remote(node_id, s.model_dump_json(), self._link_key)  # Ray passes it again on a restart
         data = DataDir(s.data_dir)
         self.shards = [StorageShard.options(name=shard_name(i), namespace=NAMESPACE).remote(
             i, s.shards, str(data.shard(i))) for i in range(s.shards)]
@@ -125,7 +125,7 @@ class Supervisor:
         """Idempotent; a replica Ray is still restarting is skipped and wired on a later round."""
         async def connect(replica):
             with contextlib.suppress(TimeoutError, ray.exceptions.RayActorError):
-                await asyncio.wait_for(replica.connect.remote(self.replicas, self.shards, self._link_key), timeout=5)
+                await asyncio.wait_for(replica.connect.remote(self.replicas, self.shards), timeout=5)
         await asyncio.gather(*(connect(r) for r in self.replicas.values()))
 
     async def _watch(self) -> None:

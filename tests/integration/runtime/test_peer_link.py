@@ -107,7 +107,7 @@ def test_a_peer_that_does_not_read_costs_dropped_frames_not_a_blocked_sender(mon
         stalled = asyncio.Event()
 
         async def never_reads(reader, writer):
-            writer.write(b"c" * peer_link.CHALLENGE_BYTES)
+            writer.write(b"c" * peer_link.CHALLENGE_BYTES + peer_link.ADMITTED)  # admits anyone
             await stalled.wait()
             writer.close()
 
@@ -196,3 +196,48 @@ def test_both_ends_of_a_link_give_up_on_a_silent_peer_in_seconds():
         return options
 
     assert asyncio.run(scenario()) == [(1, int(peer_link.DEAD_PEER_S * 1000))] * 2
+
+
+def test_a_refused_sender_backs_off_instead_of_reconnecting_at_every_send():
+    async def scenario():
+        server = LinkServer(KEY, lambda sender, frame: None)
+        address = await server.start("127.0.0.1")
+        attempts = []
+
+        async def locate():
+            attempts.append(1)
+            return address
+
+        stranger = PeerLink(7, b"x" * 32, 1, locate)
+        for _ in range(100):  # a send every 10 ms for a second, as a busy leader's would be
+            stranger.send(b"frame")
+            await asyncio.sleep(0.01)
+        stranger.close()
+        server.close()
+        return len(attempts), stranger.dropped, stranger.up
+
+    attempts, dropped, up = asyncio.run(scenario())
+    # Pauses of 0.2, 0.4, 0.8 s after each refusal: 3 or 4 attempts in a second, not one per send.
+    assert 2 <= attempts <= 5 and dropped >= 90 and not up, (attempts, dropped)
+
+
+def test_a_senders_newer_link_supersedes_its_older_one():
+    async def scenario():
+        got = []
+        server = LinkServer(KEY, lambda sender, frame: got.append(frame))
+        address = await server.start("127.0.0.1")
+
+        async def locate():
+            return address
+
+        old, new = PeerLink(2, KEY, 1, locate), PeerLink(2, KEY, 1, locate)
+        old.send(b"old")
+        await _until(lambda: got == [b"old"])
+        new.send(b"new")  # the same sender, restarted: its old link is closed by the listener
+        await _until(lambda: got == [b"old", b"new"] and not old.up)
+        old.close()
+        new.close()
+        server.close()
+        return got
+
+    assert asyncio.run(scenario()) == [b"old", b"new"]
