@@ -143,6 +143,8 @@ class ConsensusReplica:
             server = LinkServer(self._link_key, self._deliver)
             await server.start(ray.util.get_node_ip_address())
             self._link_server = server
+        for peer in self._links.keys() - self._peers.keys():  # a replica no longer wired (membership)
+            self._links.pop(peer).close()
         for peer, handle in self._peers.items():
             link = self._links.get(peer)
             if link is None:
@@ -417,6 +419,7 @@ class ConsensusReplica:
     async def health(self) -> dict:
         self._export_metrics()
         return {"node_id": self.node_id, "pid": os.getpid(), "halted": self._halted, "resyncing": self._resyncing,
+                "links": {peer: {"up": link.up, "dropped": link.dropped} for peer, link in self._links.items()},
                 "leader": self.driver.is_leader,
                 "height": self.driver.ledger.head.height, "pending": self.driver.pending_count,
                 "ray_node": ray.get_runtime_context().get_node_id()}

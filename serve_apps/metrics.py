@@ -44,6 +44,11 @@ class _NodeCollector:
         up = GaugeMetricFamily("aurigraph_actor_up", "1 if the actor answered its last health probe", labels=["actor"])
         halted = GaugeMetricFamily("aurigraph_replica_halted", "1 once a state mismatch halted the replica",
                                    labels=["replica"])
+        link_up = GaugeMetricFamily("aurigraph_replica_link_up", "1 while the replica's link to the peer is made",
+                                    labels=["replica", "peer"])
+        dropped = CounterMetricFamily("aurigraph_replica_link_dropped_frames",
+                                      "Consensus frames not sent on the link (down, or the peer not reading)",
+                                      labels=["replica", "peer"])
         for name, health in s["health"].items():
             ok = (isinstance(health, dict) and "error" not in health) or health is True
             up.add_metric([name], 1.0 if ok else 0.0)
@@ -51,9 +56,12 @@ class _NodeCollector:
                 pending.add_metric([name], health.get("pending", 0))
                 applied.add_metric([name], health.get("height", 0))
                 halted.add_metric([name], 1.0 if health.get("halted") else 0.0)
+                for peer, link in health.get("links", {}).items():
+                    link_up.add_metric([name, f"replica-{peer}"], 1.0 if link["up"] else 0.0)
+                    dropped.add_metric([name, f"replica-{peer}"], link["dropped"])
         for replica, value in s["lag"].items():
             lag.add_metric([f"replica-{replica}"], value)
-        yield from (pending, applied, lag, up, halted)
+        yield from (pending, applied, lag, up, halted, link_up, dropped)
         yield from _index_metrics(s["health"].get("indexer"))
 
 

@@ -236,8 +236,18 @@ def test_health_ready_and_metrics(http):
     text = http.get("/v11/metrics").text
     for name in ("aurigraph_block_height", "aurigraph_gateway_transactions_total", "aurigraph_finality_seconds_bucket",
                  "aurigraph_gateway_rejections_total", "aurigraph_pending_transactions", "aurigraph_actor_up",
-                 "aurigraph_ingress_inflight_batches", "aurigraph_gateway_requests_total"):
+                 "aurigraph_ingress_inflight_batches", "aurigraph_gateway_requests_total",
+                 "aurigraph_replica_link_dropped_frames"):
         assert name in text, name
+
+    def links_up() -> list[str]:  # from the supervisor's health round, once a second
+        return [line for line in http.get("/v11/metrics").text.splitlines()
+                if line.startswith("aurigraph_replica_link_up{")]
+
+    deadline = time.monotonic() + 30
+    while not ((lines := links_up()) and all(line.endswith(" 1.0") for line in lines)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert len(lines) == 6 and all(line.endswith(" 1.0") for line in lines), lines  # 3 replicas, 2 peers each
 
 
 def test_requests_are_counted_by_route_and_status(http):
