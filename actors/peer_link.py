@@ -84,6 +84,10 @@ def link_tls() -> tuple[ssl.SSLContext, ssl.SSLContext] | None:
     return contexts[0], contexts[1]
 
 
+def _write_frame(writer: asyncio.StreamWriter, frame: bytes) -> None:
+    writer.writelines((len(frame).to_bytes(HEADER_BYTES, "big"), frame))
+
+
 def link_proof(key: bytes, challenge: bytes, node_id: int) -> bytes:
     """What the sender `node_id` answers to `challenge`: HMAC-SHA256 under the node's link key."""
     return hmac.new(key, LINK_TAG + challenge + node_id.to_bytes(4, "big"), hashlib.sha256).digest()
@@ -198,7 +202,7 @@ class PeerLink:
             if self._writer.transport.get_write_buffer_size() > SEND_BUFFER_MAX_BYTES:
                 self.dropped += 1
                 return
-            self._writer.writelines((len(frame).to_bytes(HEADER_BYTES, "big"), frame))
+            _write_frame(self._writer, frame)
             return
         if self._connecting is None and time.monotonic() < self._retry_at:
             self.dropped += 1
@@ -247,7 +251,7 @@ class PeerLink:
             self._failing = False
             log.info("replica %d: link to replica %d made", self.node_id, self.peer)
         for frame in pending:
-            writer.writelines((len(frame).to_bytes(HEADER_BYTES, "big"), frame))
+            _write_frame(writer, frame)
         self._watcher = asyncio.get_running_loop().create_task(self._watch(reader, writer))
 
     def _back_off(self) -> None:

@@ -24,14 +24,21 @@ async def _until(predicate, timeout_s: float = 10.0) -> None:
     raise TimeoutError("condition not reached")
 
 
+async def _listening(deliver) -> tuple[LinkServer, object]:
+    """A listener on 127.0.0.1, and the `locate` a sender asks for its address."""
+    server = LinkServer(KEY, deliver)
+    address = await server.start("127.0.0.1")
+
+    async def locate():
+        return address
+
+    return server, locate
+
+
 def test_frames_from_an_admitted_sender_arrive_in_order():
     async def scenario():
         got = []
-        server = LinkServer(KEY, lambda sender, frame: got.append((sender, frame)))
-        address = await server.start("127.0.0.1")
-
-        async def locate():
-            return address
+        server, locate = await _listening(lambda sender, frame: got.append((sender, frame)))
 
         link = PeerLink(7, KEY, 1, locate)
         frames = [bytes([i]) * (i * 1000) for i in range(50)]
@@ -49,11 +56,7 @@ def test_frames_from_an_admitted_sender_arrive_in_order():
 def test_a_sender_without_the_key_is_refused():
     async def scenario():
         got = []
-        server = LinkServer(KEY, lambda sender, frame: got.append(frame))
-        address = await server.start("127.0.0.1")
-
-        async def locate():
-            return address
+        server, locate = await _listening(lambda sender, frame: got.append(frame))
 
         stranger = PeerLink(7, b"x" * 32, 1, locate)
         stranger.send(b"vote for me")
@@ -143,11 +146,7 @@ def test_with_rays_tls_on_a_link_is_mutual_tls_with_the_node_certificates(tmp_pa
     async def scenario():
         got = []
         as_node(ours, "node-0")
-        server = LinkServer(KEY, lambda sender, frame: got.append((sender, frame)))
-        address = await server.start("127.0.0.1")
-
-        async def locate():
-            return address
+        server, locate = await _listening(lambda sender, frame: got.append((sender, frame)))
 
         as_node(ours, "node-1")  # a replica on another machine of this node: its own certificate
         link = PeerLink(2, KEY, 1, locate)
@@ -179,11 +178,7 @@ def test_both_ends_of_a_link_give_up_on_a_silent_peer_in_seconds():
     (DEAD_PEER_S) break the link so it is made again to where Ray restarted the peer."""
 
     async def scenario():
-        server = LinkServer(KEY, lambda sender, frame: None)
-        address = await server.start("127.0.0.1")
-
-        async def locate():
-            return address
+        server, locate = await _listening(lambda sender, frame: None)
 
         link = PeerLink(2, KEY, 1, locate)
         link.send(b"x")
@@ -224,11 +219,7 @@ def test_a_refused_sender_backs_off_instead_of_reconnecting_at_every_send():
 def test_a_senders_newer_link_supersedes_its_older_one():
     async def scenario():
         got = []
-        server = LinkServer(KEY, lambda sender, frame: got.append(frame))
-        address = await server.start("127.0.0.1")
-
-        async def locate():
-            return address
+        server, locate = await _listening(lambda sender, frame: got.append(frame))
 
         old, new = PeerLink(2, KEY, 1, locate), PeerLink(2, KEY, 1, locate)
         old.send(b"old")
