@@ -192,12 +192,21 @@ class PeerLink:
         self._pause_s = RECONNECT_PAUSE_S
         self._failing = False  # the last attempt failed: say so once, not at every retry
         self.dropped = 0  # frames not sent: link down, or the peer not reading
+        self._used = False
 
     @property
     def up(self) -> bool:
         return self._writer is not None and not self._writer.is_closing()
 
+    @property
+    def used(self) -> bool:
+        """Whether anything was ever sent on it: followers send nothing to each other outside
+        elections, so a link between two of them may never be made, and that is no fault."""
+        return self._used
+
+
     def send(self, frame: bytes) -> None:
+        self._used = True
         if self.up:
             if self._writer.transport.get_write_buffer_size() > SEND_BUFFER_MAX_BYTES:
                 self.dropped += 1

@@ -419,7 +419,8 @@ class ConsensusReplica:
     async def health(self) -> dict:
         self._export_metrics()
         return {"node_id": self.node_id, "pid": os.getpid(), "halted": self._halted, "resyncing": self._resyncing,
-                "links": {peer: {"up": link.up, "dropped": link.dropped} for peer, link in self._links.items()},
+                "links": {peer: {"up": link.up, "dropped": link.dropped}  # the links ever used
+                          for peer, link in self._links.items() if link.used},
                 "leader": self.driver.is_leader,
                 "height": self.driver.ledger.head.height, "pending": self.driver.pending_count,
                 "ray_node": ray.get_runtime_context().get_node_id()}

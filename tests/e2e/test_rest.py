@@ -247,7 +247,9 @@ def test_health_ready_and_metrics(http):
     deadline = time.monotonic() + 30
     while not ((lines := links_up()) and all(line.endswith(" 1.0") for line in lines)) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert len(lines) == 6 and all(line.endswith(" 1.0") for line in lines), lines  # 3 replicas, 2 peers each
+    # The leader's links to both followers and theirs to it at least; two followers send each other
+    # nothing outside elections, so a link between them is reported only once used.
+    assert 4 <= len(lines) <= 6 and all(line.endswith(" 1.0") for line in lines), lines
 
 
 def test_requests_are_counted_by_route_and_status(http):
